@@ -1,0 +1,194 @@
+"""Frame features: a YOLO backbone turns each sampled frame into one D-dim vector.
+
+Third stage of the flow (after `video`), and the only module that imports ultralytics. It loads
+the weights (`auto`: pretrained `yolo11n.pt` when it can be had, else the untrained
+`yolo11n.yaml`, loudly), runs the network up to the chosen layers, pools each to a vector and
+concatenates streams: appearance (the frames) and motion (absolute differences of consecutive
+sampled frames, as TSN's RGB-difference input). `fingerprint` names all of it for the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actrec.errors import ActrecError
+
+# Ultralytics checks the network at import and on first use (settings sync, fonts, version
+# checks); on an offline machine that can hang. These must be set before the first import.
+os.environ.setdefault("YOLO_OFFLINE", "True")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+
+log = logging.getLogger("actrec")
+FEATURE_VERSION = 2  # bump when the feature computation changes, so old caches are not reused
+
+UNTRAINED_WARNING = (
+    "WARNING: pretrained weights could not be loaded; using the UNTRAINED {yaml} backbone. "
+    "Features are random projections: expect far lower accuracy than with pretrained weights."
+)
+
+
+@dataclass
+class FeatureSettings:
+    """Everything that changes the feature vectors (and so the cache folder)."""
+
+    weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
+    layers: list[int] = field(default_factory=lambda: [10])  # 10 = end of the yolo11 backbone
+    pool: str = "max"  # mean | max
+    appearance: bool = True  # the frames themselves
+    motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
+    imgsz: int = 224
+    batch: int = 32
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    half: bool = True  # fp16 on CUDA (ignored elsewhere)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """`auto` → cuda if present, else mps, else cpu."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _load_yolo(weights: str):
+    """Returns (ultralytics YOLO, name of what was loaded, pretrained?, warning or '')."""
+    from ultralytics import YOLO
+
+    if weights.endswith(".yaml"):
+        with torch.random.fork_rng():  # untrained init must be the same in every process
+            torch.manual_seed(0)
+            yolo = YOLO(weights, task="detect")
+        return yolo, Path(weights).stem, False, UNTRAINED_WARNING.format(yaml=weights)
+    name = "yolo11n.pt" if weights == "auto" else weights
+    if weights != "auto" and not weights.startswith("yolo") and not Path(weights).is_file():
+        raise ActrecError(f"weights file not found: {weights}")
+    try:
+        return YOLO(name, task="detect"), Path(name).stem, True, ""
+    except Exception as e:  # offline: the download fails in ultralytics' own code
+        if weights != "auto":
+            raise ActrecError(f"cannot load weights {weights}: {e}") from None
+        yaml = Path(name).with_suffix(".yaml").name
+        log.warning(UNTRAINED_WARNING.format(yaml=yaml))
+        return _load_yolo(yaml)
+
+
+def _weights_hash(module: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in module.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:10]
+
+
+class Backbone:
+    """Frames in, one feature vector per frame out: `features(frames, prev)` → (N, D)."""
+
+    def __init__(self, settings: FeatureSettings | None = None) -> None:
+        s = self.settings = settings or FeatureSettings()
+        if s.imgsz % 32:
+            raise ActrecError(f"features.imgsz must be a multiple of 32, got {s.imgsz}")
+        if s.pool not in ("mean", "max"):
+            raise ActrecError(f"features.pool must be 'mean' or 'max', got {s.pool!r}")
+        if not (s.appearance or s.motion):
+            raise ActrecError("features.appearance and features.motion are both false")
+        yolo, self.weights_name, self.pretrained, self.warning = _load_yolo(s.weights)
+        net = yolo.model  # ultralytics DetectionModel
+        self.layers = list(net.model)[: max(s.layers) + 1]
+        bad = [i for i in s.layers if i < 0 or i >= len(net.model)]
+        if bad:
+            raise ActrecError(f"features.layers: no layer {bad[0]} (0..{len(net.model) - 1})")
+        self.weights_hash = _weights_hash(torch.nn.ModuleList(self.layers))
+        self.device = pick_device(s.device)
+        # Untrained activations fall below fp16's range by the last layers; bf16 has fp32's.
+        half = torch.float16 if self.pretrained else torch.bfloat16
+        self.dtype = half if (s.half and self.device.type == "cuda") else torch.float32
+        net.fuse()  # folds BatchNorm into the convolutions: same maths, fewer ops
+        self.net = torch.nn.ModuleList(self.layers).to(self.device, self.dtype).eval()
+        self.net.requires_grad_(False)
+        self.scales: list[float] = [1.0] * len(s.layers)
+        self.scales = self._calibrate()
+        self.feature_dim = self._probe_dim()
+
+    @property
+    def fingerprint(self) -> str:
+        """Weights hash + every setting that changes the features (not batch or device)."""
+        s = self.settings
+        keys = dict(version=FEATURE_VERSION, layers=s.layers, imgsz=s.imgsz, pool=s.pool, app=s.appearance, mot=s.motion)
+        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
+        tag = "pre" if self.pretrained else "untrained"
+        return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
+
+    def describe(self) -> dict:
+        """What goes into every artefact: fingerprint, settings and the untrained warning."""
+        return dict(
+            fingerprint=self.fingerprint,
+            pretrained=self.pretrained,
+            warning=self.warning,
+            feature_dim=self.feature_dim,
+            settings=asdict(self.settings),
+        )
+
+    def _calibrate(self) -> list[float]:
+        """One divisor per layer: the RMS of its pooled output on fixed noise images.
+
+        An untrained backbone shrinks activations ~100x per stage, so deep-layer features would
+        underflow the float16 cache; dividing by a fixed, weight-determined scale keeps every
+        layer near 1 without making features depend on the video.
+        """
+        g = torch.Generator().manual_seed(0)
+        noise = torch.rand(4, 3, self.settings.imgsz, self.settings.imgsz, generator=g)
+        pooled = self._embed(noise.to(self.device, self.dtype), split=True)
+        return [float(p.float().pow(2).mean().sqrt().clamp(min=1e-30)) for p in pooled]
+
+    def _probe_dim(self) -> int:
+        x = np.zeros((1, self.settings.imgsz, self.settings.imgsz, 3), np.uint8)
+        return int(self.features(x).shape[1])
+
+    @torch.inference_mode()
+    def _embed(self, x: torch.Tensor, split: bool = False):
+        """(N, 3, S, S) float in [0, 1] → (N, C) pooled, scaled and concatenated over layers."""
+        saved: list[torch.Tensor] = []
+        pooled = []
+        for m in self.layers:
+            if m.f != -1:  # a layer fed from earlier outputs (not the case in yolo11's backbone)
+                x = saved[m.f] if isinstance(m.f, int) else [x if j == -1 else saved[j] for j in m.f]
+            x = m(x)
+            saved.append(x)
+            if m.i in self.settings.layers:
+                p = x.float().amax((2, 3)) if self.settings.pool == "max" else x.float().mean((2, 3))
+                pooled.append(p / self.scales[len(pooled)])  # (N, C_layer)
+        return pooled if split else torch.cat(pooled, 1)
+
+    def features(self, frames: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
+        """Frames (N, S, S, 3) uint8 RGB → features (N, D) float32.
+
+        `prev` is the sampled frame before `frames[0]` (None at the start of a video, where the
+        first motion input is all zero), so chunked extraction equals one pass over the video.
+        """
+        s = self.settings
+        out = []
+        for b in range(0, len(frames), s.batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(frames[b : b + s.batch]))
+            x = chunk.to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 255  # (N, 3, S, S)
+            streams = []
+            if s.appearance:
+                streams.append(self._embed(x))
+            if s.motion:
+                before = frames[b - 1] if b > 0 else (prev if prev is not None else frames[0])
+                first = torch.from_numpy(np.ascontiguousarray(before))[None].to(self.device)
+                first = first.permute(0, 3, 1, 2).to(self.dtype) / 255
+                shifted = torch.cat([first, x[:-1]])
+                streams.append(self._embed((x - shifted).abs()))
+            out.append(torch.cat(streams, 1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.feature_dim), np.float32)

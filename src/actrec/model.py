@@ -1,0 +1,152 @@
+"""The classifier: `GRUHead` (plain nn.Module) and `ActionClassifier` (its LightningModule).
+
+Seventh stage of the flow (after `data`). The head standardises each clip's features over time
+(untrained-backbone features are useless without it), projects them, runs a GRU, pools the outputs
+over the valid steps only (padding never changes a prediction) and classifies. The
+LightningModule takes plain hyperparameters, so a checkpoint alone rebuilds it.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
+
+
+def time_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """(B,) lengths → (B, T) bool, True on valid steps."""
+    return torch.arange(steps, device=lengths.device)[None] < lengths[:, None]
+
+
+def clip_standardise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Subtract each clip's mean over valid steps and divide by its std, per feature.
+
+    The floor (a tenth of the clip's mean std) keeps near-constant features from being blown
+    up into pure quantisation noise.
+    """
+    m = mask[..., None].to(x.dtype)  # (B, T, 1)
+    n = m.sum(1, keepdim=True).clamp(min=1)
+    mean = (x * m).sum(1, keepdim=True) / n  # (B, 1, D)
+    var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / n
+    std = var.sqrt()
+    floor = 0.1 * std.mean(-1, keepdim=True) + 1e-6
+    return (x - mean) / (std + floor) * m
+
+
+class GRUHead(nn.Module):
+    """(B, T, D) features + (B,) lengths → (B, C) logits."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        num_classes: int,
+        hidden: int = 128,
+        layers: int = 1,
+        dropout: float = 0.3,
+        clip_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.clip_norm = clip_norm
+        self.norm = nn.LayerNorm(in_dim)
+        self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU())
+        self.gru = nn.GRU(hidden, hidden, layers, batch_first=True, dropout=dropout * (layers > 1))
+        self.classify = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, num_classes))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        b, t, _ = x.shape
+        if lengths is None:
+            lengths = torch.full((b,), t, device=x.device)
+        mask = time_mask(lengths, t)  # (B, T)
+        if self.clip_norm:
+            x = clip_standardise(x, mask)
+        h = self.proj(self.norm(x))  # (B, T, H)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            h, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.gru(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=t)
+        m = mask[..., None]  # (B, T, 1)
+        mean = (out * m).sum(1) / lengths[:, None].clamp(min=1)
+        peak = out.masked_fill(~m, float("-inf")).amax(1)
+        return self.classify(torch.cat([mean, peak], 1))  # (B, C)
+
+
+def _metrics(num_classes: int, stage: str) -> MetricCollection:
+    m = {
+        "acc": MulticlassAccuracy(num_classes, average="micro"),
+        "mean_class_acc": MulticlassAccuracy(num_classes, average="macro"),
+        "f1": MulticlassF1Score(num_classes, average="macro"),
+    }
+    if num_classes >= 5:
+        m["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
+    return MetricCollection(m, prefix=f"{stage}/")
+
+
+class ActionClassifier(L.LightningModule):
+    """Trains a `GRUHead` with one shared step; logs `train/loss`, `val/acc`, `test/f1`, ..."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        classes: list[str],
+        hidden: int = 128,
+        layers: int = 1,
+        dropout: float = 0.3,
+        clip_norm: bool = True,
+        lr: float = 3e-3,
+        weight_decay: float = 0.01,
+        label_smoothing: float = 0.1,
+        class_weights: list[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        n = len(classes)
+        self.head = GRUHead(in_dim, n, hidden, layers, dropout, clip_norm)
+        self.register_buffer("class_w", torch.tensor(class_weights or [1.0] * n))
+        # one collection per stage, so train and val counts never mix
+        self.train_metrics = _metrics(n, "train")
+        self.val_metrics = _metrics(n, "val")
+        self.test_metrics = _metrics(n, "test")
+        self.confusion = MulticlassConfusionMatrix(n)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(x, lengths)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, lengths, y = batch
+        logits = self(x, lengths)
+        loss = F.cross_entropy(
+            logits, y, weight=self.class_w, label_smoothing=self.hparams.label_smoothing
+        )
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(logits, y)
+        if stage == "test":
+            self.confusion.update(logits, y)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=on_step)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=not on_step)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        steps = self.trainer.estimated_stepping_batches
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, self.hparams.lr, total_steps=steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,193 @@
+"""Training and evaluation: catalog → extract what is missing → fit → test → run folder + bundle.
+
+Eighth stage of the flow. A run folder `runs/<name>/` holds the resolved config, Lightning
+checkpoints and CSV logs, `metrics.json`, `confusion_matrix.png`, `curves.png` and `model.pt`: the
+bundle `predict` and `live` load with `torch.load(weights_only=True)` (weights, class names,
+backbone fingerprint and settings, sampling, head hyperparameters; nothing executable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from actrec.backbone import Backbone
+from actrec.cache import FeatureCache
+from actrec.catalog import Clip, Splits, build_splits
+from actrec.config import Config, save_config
+from actrec.data import SequenceDataModule, class_weights
+from actrec.errors import ActrecError
+from actrec.extract import extract, report
+from actrec.model import ActionClassifier
+
+log = logging.getLogger("actrec")
+BUNDLE_FORMAT = "actrec-bundle-1"
+
+
+def run_dir(cfg: Config) -> Path:
+    """`runs_dir/name`, or name2, name3, ... when it already holds a finished run."""
+    root = Path(cfg.runs_dir)
+    path, n = root / cfg.name, 2
+    while not cfg.exist_ok and (path / "model.pt").exists():
+        path, n = root / f"{cfg.name}{n}", n + 1
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def extract_splits(cfg: Config, splits: Splits, backbone: Backbone, echo=print) -> FeatureCache:
+    """Fill the cache for every clip of every split; failures are reported, not fatal."""
+    cache = FeatureCache(cfg.cache_dir, backbone.fingerprint, cfg.sample.fps)
+    paths = [c.path for c in splits.all()]
+    summary = extract(paths, backbone, cache, cfg.sample.fps, cfg.sample.chunk, cfg.sample.workers)
+    cache.write_manifest({"backbone": backbone.describe(), "sample": asdict(cfg.sample)})
+    report(summary, echo)
+    return cache
+
+
+def _usable(clips: list[Clip], cache: FeatureCache) -> list[Clip]:
+    return [c for c in clips if (e := cache.entry(c.path)) is not None and e.status == "ok"]
+
+
+def datamodule(cfg: Config, splits: Splits, cache: FeatureCache) -> SequenceDataModule:
+    parts = {}
+    for stage in ("train", "val", "test"):
+        clips = _usable(getattr(splits, stage), cache)
+        load = lambda i, cl=clips: cache.load(cl[i].path)  # noqa: E731
+        parts[stage] = (load, [splits.classes.index(c.label) for c in clips])
+    if not parts["train"][1]:
+        raise ActrecError("no training video could be decoded")
+    d = cfg.data
+    return SequenceDataModule(parts, d.window, d.batch, d.workers, seed=cfg.train.seed)
+
+
+def make_bundle(model: ActionClassifier, backbone: Backbone, cfg: Config) -> dict:
+    """Everything predict/live need, as plain tensors and Python values."""
+    return dict(
+        format=BUNDLE_FORMAT,
+        state_dict={k: v.detach().cpu() for k, v in model.head.state_dict().items()},
+        head=dict(
+            in_dim=model.hparams.in_dim,
+            num_classes=len(model.hparams.classes),
+            hidden=model.hparams.hidden,
+            layers=model.hparams.layers,
+            dropout=model.hparams.dropout,
+            clip_norm=model.hparams.clip_norm,
+        ),
+        classes=list(model.hparams.classes),
+        backbone=backbone.describe(),
+        sample=dict(fps=cfg.sample.fps, chunk=cfg.sample.chunk, window=cfg.data.window),
+        predict=dict(stride=cfg.predict.stride),
+    )
+
+
+def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(classes),) * 2)
+    ax.imshow(cm, cmap="Blues")
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), title=title)
+    ax.set_xticklabels(classes, rotation=45, ha="right")
+    ax.set_yticklabels(classes)
+    ax.set(xlabel="predicted", ylabel="true")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, int(v), ha="center", va="center", color="black" if v < cm.max() / 2 else "w")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_curves(csv: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = np.genfromtxt(csv, delimiter=",", names=True, dtype=float)
+    names = rows.dtype.names or ()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, kind in zip(axes, ("loss", "acc"), strict=True):
+        for stage in ("train", "val"):
+            col = f"{stage}{kind}"  # genfromtxt drops the '/'
+            if col in names:
+                ok = ~np.isnan(rows[col])
+                ax.plot(rows["epoch"][ok], rows[col][ok], label=stage)
+        ax.set(xlabel="epoch", title=kind)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
+    monitor = "val/acc" if has_val else "train/acc"
+    callbacks = [
+        ModelCheckpoint(out / "checkpoints", "best", monitor=monitor, mode="max", save_last=True),
+        RichProgressBar(leave=False),
+    ]
+    if has_val:
+        callbacks.append(EarlyStopping(monitor, patience=cfg.train.patience, mode="max"))
+    return L.Trainer(
+        max_epochs=cfg.train.epochs,
+        accelerator=cfg.train.accelerator,
+        devices=cfg.train.devices,
+        callbacks=callbacks,
+        logger=CSVLogger(out, name="logs", version=""),
+        log_every_n_steps=1,
+        enable_model_summary=False,
+        default_root_dir=out,
+    )
+
+
+def train(cfg: Config, echo=print) -> dict:
+    """Fit and test on `cfg`; returns the metrics written to `metrics.json`."""
+    L.seed_everything(cfg.train.seed, verbose=False)
+    splits = build_splits(cfg.data)
+    echo(f"clips: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}; "
+         f"classes: {', '.join(splits.classes)}")  # fmt: skip
+    backbone = Backbone(cfg.features)
+    cache = extract_splits(cfg, splits, backbone, echo)
+    out = run_dir(cfg)
+    save_config(cfg, out / "config.yaml")
+    dm = datamodule(cfg, splits, cache)
+    train_labels = dm.splits["train"][1]
+    model = ActionClassifier(
+        backbone.feature_dim, splits.classes, cfg.model.hidden, cfg.model.layers,
+        cfg.model.dropout, cfg.model.clip_norm, cfg.train.lr, cfg.train.weight_decay,
+        cfg.train.label_smoothing,
+        class_weights(train_labels, len(splits.classes)) if cfg.data.class_weights else None,
+    )  # fmt: skip
+    has_val = bool(dm.splits["val"][1])
+    trainer = _trainer(cfg, out, has_val)
+    trainer.fit(model, dm)
+    best = trainer.checkpoint_callback.best_model_path or None
+    if best:
+        model = ActionClassifier.load_from_checkpoint(best)
+    metrics: dict = {}
+    if dm.splits["test"][1]:
+        model.confusion.reset()
+        metrics = {k: float(v) for k, v in trainer.test(model, dm, verbose=False)[0].items()}
+        cm = model.confusion.compute().cpu().numpy()
+        _plot_confusion(cm, splits.classes, out / "confusion_matrix.png", "test")
+        metrics["confusion_matrix"] = cm.tolist()
+    metrics.update(
+        classes=splits.classes, best_checkpoint=best, backbone=backbone.fingerprint,
+        pretrained=backbone.pretrained, warning=backbone.warning,
+        clips=dict(train=len(splits.train), val=len(splits.val), test=len(splits.test)),
+        videos_failed=len([c for c in splits.all() if c not in _usable(splits.all(), cache)]),
+    )  # fmt: skip
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    _plot_curves(out / "logs" / "metrics.csv", out / "curves.png")
+    torch.save(make_bundle(model, backbone, cfg), out / "model.pt")
+    metrics["run_dir"] = str(out)
+    return metrics

@@ -1,0 +1,175 @@
+"""Decoding and sampling: a video file, camera or stream → chunks of RGB frames with timestamps.
+
+Second stage of the flow (after `catalog`). decord reads files (fast seeking, resize in the
+decoder); OpenCV takes over for what decord cannot open (GIFs, some containers) and for cameras and
+stream URLs. Both give the same iterator: bounded chunks, so memory never grows with video length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from actrec.errors import ActrecError
+
+cv2.setNumThreads(1)  # decoding runs in several worker processes; one thread each avoids thrash
+
+
+@dataclass
+class FrameChunk:
+    """Consecutive sampled frames of one source."""
+
+    frames: np.ndarray  # (N, H, W, 3) uint8 RGB
+    times: np.ndarray  # (N,) float64 seconds from the start
+    index: np.ndarray  # (N,) int64 source frame numbers
+
+
+def sampled_indices(n_frames: int, native_fps: float, target_fps: float | None) -> np.ndarray:
+    """Frame numbers to keep: the first frame at or after every tick of `target_fps`.
+
+    `target_fps=None` (or one at or above the native rate) keeps every frame.
+    """
+    if not target_fps or target_fps >= native_fps:
+        return np.arange(n_frames, dtype=np.int64)
+    ratio = native_fps / target_fps
+    ticks = np.arange(int(math.ceil(n_frames / ratio)) + 1)
+    idx = np.unique(np.ceil(ticks * ratio - 1e-6).astype(np.int64))
+    return idx[idx < n_frames]
+
+
+def _is_stream(source: str | int) -> bool:
+    return isinstance(source, int) or str(source).isdigit() or "://" in str(source)
+
+
+class VideoSource:
+    """An opened file, camera or stream. Iterate with `chunks()`; close with `close()`."""
+
+    def __init__(self, source: str | int | Path, min_frames: int = 2) -> None:
+        self.source = source
+        self.backend = ""
+        self._vr = None
+        self._cap: cv2.VideoCapture | None = None
+        if _is_stream(source):
+            self._open_cv(int(source) if str(source).isdigit() else str(source))
+            self.n_frames: int | None = None
+            return
+        path = Path(source)
+        if not path.is_file():
+            raise ActrecError(f"video not found: {path}")
+        if path.stat().st_size == 0:
+            raise ActrecError(f"cannot decode {path}: the file is empty (0 bytes)")
+        if not self._open_decord(path):
+            self._open_cv(str(path))
+            count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            self.n_frames = count if count > 0 else None
+        if self.n_frames is not None and self.n_frames < min_frames:
+            raise ActrecError(
+                f"cannot use {path}: it has {self.n_frames} frame(s), at least {min_frames} needed"
+            )
+
+    def _open_decord(self, path: Path) -> bool:
+        try:
+            import decord
+
+            self._vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+            self.n_frames = len(self._vr)
+            self.fps = float(self._vr.get_avg_fps()) or 25.0
+            h, w = self._vr[0].shape[:2]  # one real decode: catches files with a broken stream
+            self.size = (w, h)
+            self._vr.seek(0)
+            self.backend = "decord"
+            return self.n_frames > 0
+        except Exception:  # decord raises its own error types (and RuntimeError) on bad files
+            self._vr = None
+            return False
+
+    def _open_cv(self, source: str | int) -> None:
+        cap = cv2.VideoCapture(source)
+        ok, frame = cap.read() if cap.isOpened() else (False, None)
+        if not ok:
+            cap.release()
+            what = "camera" if isinstance(source, int) else "cannot decode"
+            raise ActrecError(f"{what} {source}: no frame could be read")
+        self._cap, self._first = cap, frame
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and 0 < fps < 1000 else 25.0  # GIFs often report 0
+        self.size = (frame.shape[1], frame.shape[0])
+        self.backend = "opencv"
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.n_frames is None else self.n_frames / self.fps
+
+    def chunks(
+        self,
+        target_fps: float | None = 10.0,
+        size: tuple[int, int] | None = None,
+        chunk: int = 32,
+    ) -> Iterator[FrameChunk]:
+        """Sampled frames in chunks of at most `chunk`, resized to `size=(w, h)` if given."""
+        if self._vr is not None:
+            yield from self._decord_chunks(target_fps, size, chunk)
+        else:
+            yield from self._cv_chunks(target_fps, size, chunk)
+
+    def _decord_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:
+        idx = sampled_indices(self.n_frames, self.fps, target_fps)
+        for s in range(0, len(idx), chunk):
+            part = idx[s : s + chunk]
+            try:
+                frames = self._vr.get_batch(part.tolist()).asnumpy()  # (N, H, W, 3) RGB
+            except Exception as e:
+                raise ActrecError(
+                    f"cannot decode {self.source}: decoding failed near frame {part[0]} ({e})"
+                ) from None
+            if size is not None and frames.shape[2:0:-1] != size:
+                frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+            yield FrameChunk(frames, part / self.fps, part)
+
+    def _cv_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:
+        ratio = self.fps / target_fps if target_fps and target_fps < self.fps else 1.0
+        tick, i, frame = 0, 0, self._first
+        buf: list[np.ndarray] = []
+        nums: list[int] = []
+        while frame is not None:
+            if i >= math.ceil(tick * ratio - 1e-6):  # same rule as sampled_indices
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                if size is not None:
+                    rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+                buf.append(rgb)
+                nums.append(i)
+                while math.ceil(tick * ratio - 1e-6) <= i:
+                    tick += 1
+                if len(buf) == chunk:
+                    yield self._cv_chunk(buf, nums)
+                    buf, nums = [], []
+            ok, frame = self._cap.read()
+            frame = frame if ok else None
+            i += 1
+        if buf:
+            yield self._cv_chunk(buf, nums)
+
+    def _cv_chunk(self, buf: list[np.ndarray], nums: list[int]) -> FrameChunk:
+        index = np.asarray(nums, dtype=np.int64)
+        return FrameChunk(np.stack(buf), index / self.fps, index)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+        self._vr = None
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_video(source: str | int | Path, min_frames: int = 2) -> VideoSource:
+    """Open a file (decord, else OpenCV), a camera index or a stream URL (OpenCV)."""
+    return VideoSource(source, min_frames=min_frames)
