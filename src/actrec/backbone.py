@@ -40,9 +40,9 @@ class FeatureSettings:
     """Everything that changes the feature vectors (and so the cache folder)."""
 
     weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
-    layers: list[int] = field(default_factory=lambda: [10])  # 10 = end of the yolo11 backbone
+    layers: list[int] = field(default_factory=lambda: [4, 6, 8, 10])  # 10 = backbone end
     pool: str = "max"  # mean | max
-    appearance: bool = True  # the frames themselves
+    appearance: bool = False  # the frames themselves
     motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
     imgsz: int = 224
     batch: int = 32
@@ -124,7 +124,14 @@ class Backbone:
     def fingerprint(self) -> str:
         """Weights hash + every setting that changes the features (not batch or device)."""
         s = self.settings
-        keys = dict(version=FEATURE_VERSION, layers=s.layers, imgsz=s.imgsz, pool=s.pool, app=s.appearance, mot=s.motion)
+        keys = dict(
+            version=FEATURE_VERSION,
+            layers=s.layers,
+            imgsz=s.imgsz,
+            pool=s.pool,
+            app=s.appearance,
+            mot=s.motion,
+        )
         digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
         tag = "pre" if self.pretrained else "untrained"
         return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
@@ -162,11 +169,19 @@ class Backbone:
         pooled = []
         for m in self.layers:
             if m.f != -1:  # a layer fed from earlier outputs (not the case in yolo11's backbone)
-                x = saved[m.f] if isinstance(m.f, int) else [x if j == -1 else saved[j] for j in m.f]
+                x = (
+                    saved[m.f]
+                    if isinstance(m.f, int)
+                    else [x if j == -1 else saved[j] for j in m.f]
+                )
             x = m(x)
             saved.append(x)
             if m.i in self.settings.layers:
-                p = x.float().amax((2, 3)) if self.settings.pool == "max" else x.float().mean((2, 3))
+                p = (
+                    x.float().amax((2, 3))
+                    if self.settings.pool == "max"
+                    else x.float().mean((2, 3))
+                )
                 pooled.append(p / self.scales[len(pooled)])  # (N, C_layer)
         return pooled if split else torch.cat(pooled, 1)
 

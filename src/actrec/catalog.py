@@ -105,10 +105,11 @@ def load_clips(spec: str | Path, regex: str = "", classes: list[str] | None = No
 
 
 def _take(groups: list[str], sizes: dict[str, int], target: float) -> set[str]:
-    """Take groups from the front of `groups` until their clips reach `target`."""
+    """Take groups from the end of `groups` until their clips reach `target`; the last group is
+    never taken, so training always keeps one."""
     taken: set[str] = set()
     count = 0
-    while groups and count < target:
+    while len(groups) > 1 and count < target:
         g = groups.pop()
         taken.add(g)
         count += sizes[g]

@@ -53,11 +53,11 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 60
+    epochs: int = 200
     lr: float = 3e-3
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
-    patience: int = 20  # epochs without val/acc improvement before stopping
+    patience: int = 60  # epochs without val/acc improvement before stopping
     seed: int = 0
     accelerator: str = "auto"
     devices: Any = 1

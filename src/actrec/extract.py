@@ -123,7 +123,9 @@ def extract(
                 parts.setdefault(i, []).append(feats)
                 times.setdefault(i, []).append(np.asarray(item["times"]))
             else:
-                cache.put(todo[i], np.concatenate(parts.pop(i)), item["fps"], np.concatenate(times.pop(i)))
+                cache.put(
+                    todo[i], np.concatenate(parts.pop(i)), item["fps"], np.concatenate(times.pop(i))
+                )
                 summary.extracted += 1
                 bar.advance(task)
     return summary
@@ -134,3 +136,18 @@ def report(summary: Summary, echo=print) -> None:
     for path, err in summary.failed.items():
         echo(f"  skipped {path}: {err}")
     echo(summary.line())
+
+
+def check(paths: list[str], fps: float = 10.0, workers: int = 1, progress: bool = True) -> dict:
+    """Decode every sampled frame of each video (tiny resize, no backbone); → {path: error}."""
+    stream = ChunkStream(paths, fps, imgsz=32, chunk=64)
+    loader = DataLoader(stream, batch_size=None, num_workers=workers)
+    bad: dict[str, str] = {}
+    with _progress(len(paths), progress) as bar:
+        task = bar.add_task("check", total=len(paths))
+        for item in loader:
+            if "error" in item:
+                bad[paths[item["video"]]] = item["error"]
+            if item["last"]:
+                bar.advance(task)
+    return bad

@@ -8,6 +8,8 @@ LightningModule takes plain hyperparameters, so a checkpoint alone rebuilds it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -18,6 +20,9 @@ from torchmetrics.classification import (
     MulticlassConfusionMatrix,
     MulticlassF1Score,
 )
+
+from actrec.backbone import Backbone, FeatureSettings
+from actrec.errors import ActrecError
 
 
 def time_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -150,3 +155,62 @@ class ActionClassifier(L.LightningModule):
         steps = self.trainer.estimated_stepping_batches
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, self.hparams.lr, total_steps=steps)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+BUNDLE_FORMAT = "actrec-bundle-1"
+
+
+def make_bundle(model: ActionClassifier, backbone: dict, sample: dict, predict: dict) -> dict:
+    """Everything predict/live need, as tensors and plain Python values (nothing executable)."""
+    hp = model.hparams
+    return dict(
+        format=BUNDLE_FORMAT,
+        state_dict={k: v.detach().cpu() for k, v in model.head.state_dict().items()},
+        head=dict(
+            in_dim=hp.in_dim,
+            num_classes=len(hp.classes),
+            hidden=hp.hidden,
+            layers=hp.layers,
+            dropout=hp.dropout,
+            clip_norm=hp.clip_norm,
+        ),  # fmt: skip
+        classes=list(hp.classes),
+        backbone=backbone,  # Backbone.describe(): fingerprint, settings, warning
+        sample=sample,  # fps, chunk, window
+        predict=predict,  # stride
+    )
+
+
+def load_bundle(path: str | Path) -> dict:
+    """`torch.load(weights_only=True)` with one-line errors for a missing or foreign file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ActrecError(f"model file not found: {p}")
+    try:
+        bundle = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ActrecError(f"cannot load model {p}: {str(e).splitlines()[0]}") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise ActrecError(f"{p} is not an actrec model bundle (written by 'actrec train')")
+    return bundle
+
+
+def head_from_bundle(bundle: dict) -> GRUHead:
+    head = GRUHead(**bundle["head"])
+    head.load_state_dict(bundle["state_dict"])
+    return head.eval()
+
+
+def backbone_for_bundle(bundle: dict, device: str | None = None) -> Backbone:
+    """The backbone the bundle was trained on; refused when its fingerprint differs."""
+    settings = FeatureSettings(**bundle["backbone"]["settings"])
+    if device:
+        settings.device = device
+    backbone = Backbone(settings)
+    want = bundle["backbone"]["fingerprint"]
+    if backbone.fingerprint != want:
+        raise ActrecError(
+            f"backbone mismatch: the model was trained on features '{want}' but this machine "
+            f"loads '{backbone.fingerprint}' (different weights or feature settings)"
+        )
+    return backbone

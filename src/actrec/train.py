@@ -21,15 +21,19 @@ from lightning.pytorch.loggers import CSVLogger
 
 from actrec.backbone import Backbone
 from actrec.cache import FeatureCache
-from actrec.catalog import Clip, Splits, build_splits
+from actrec.catalog import Clip, Splits, build_splits, load_clips
 from actrec.config import Config, save_config
 from actrec.data import SequenceDataModule, class_weights
 from actrec.errors import ActrecError
 from actrec.extract import extract, report
-from actrec.model import ActionClassifier
+from actrec.model import (
+    ActionClassifier,
+    backbone_for_bundle,
+    load_bundle,
+    make_bundle,
+)
 
 log = logging.getLogger("actrec")
-BUNDLE_FORMAT = "actrec-bundle-1"
 
 
 def run_dir(cfg: Config) -> Path:
@@ -40,6 +44,13 @@ def run_dir(cfg: Config) -> Path:
         path, n = root / f"{cfg.name}{n}", n + 1
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_split_lists(splits: Splits, out: Path) -> None:
+    """`train_list.txt` etc. in the list-file format, so a split can be re-used or evaluated."""
+    for stage in ("train", "val", "test"):
+        lines = [f"{Path(c.path).resolve()} {c.label}" for c in getattr(splits, stage)]
+        (out / f"{stage}_list.txt").write_text("".join(f"{line}\n" for line in lines))
 
 
 def extract_splits(cfg: Config, splits: Splits, backbone: Backbone, echo=print) -> FeatureCache:
@@ -66,26 +77,6 @@ def datamodule(cfg: Config, splits: Splits, cache: FeatureCache) -> SequenceData
         raise ActrecError("no training video could be decoded")
     d = cfg.data
     return SequenceDataModule(parts, d.window, d.batch, d.workers, seed=cfg.train.seed)
-
-
-def make_bundle(model: ActionClassifier, backbone: Backbone, cfg: Config) -> dict:
-    """Everything predict/live need, as plain tensors and Python values."""
-    return dict(
-        format=BUNDLE_FORMAT,
-        state_dict={k: v.detach().cpu() for k, v in model.head.state_dict().items()},
-        head=dict(
-            in_dim=model.hparams.in_dim,
-            num_classes=len(model.hparams.classes),
-            hidden=model.hparams.hidden,
-            layers=model.hparams.layers,
-            dropout=model.hparams.dropout,
-            clip_norm=model.hparams.clip_norm,
-        ),
-        classes=list(model.hparams.classes),
-        backbone=backbone.describe(),
-        sample=dict(fps=cfg.sample.fps, chunk=cfg.sample.chunk, window=cfg.data.window),
-        predict=dict(stride=cfg.predict.stride),
-    )
 
 
 def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) -> None:
@@ -130,6 +121,9 @@ def _plot_curves(csv: Path, path: Path) -> None:
 
 
 def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
+    # Lightning resets its loggers to INFO on import; its device banner and tips are noise here.
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     monitor = "val/acc" if has_val else "train/acc"
     callbacks = [
         ModelCheckpoint(out / "checkpoints", "best", monitor=monitor, mode="max", save_last=True),
@@ -159,6 +153,7 @@ def train(cfg: Config, echo=print) -> dict:
     cache = extract_splits(cfg, splits, backbone, echo)
     out = run_dir(cfg)
     save_config(cfg, out / "config.yaml")
+    write_split_lists(splits, out)
     dm = datamodule(cfg, splits, cache)
     train_labels = dm.splits["train"][1]
     model = ActionClassifier(
@@ -188,6 +183,43 @@ def train(cfg: Config, echo=print) -> dict:
     )  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _plot_curves(out / "logs" / "metrics.csv", out / "curves.png")
-    torch.save(make_bundle(model, backbone, cfg), out / "model.pt")
-    metrics["run_dir"] = str(out)
+    sample = dict(fps=cfg.sample.fps, chunk=cfg.sample.chunk, window=cfg.data.window)
+    bundle = make_bundle(model, backbone.describe(), sample, asdict(cfg.predict))
+    torch.save(bundle, out / "model.pt")
+    metrics.update(run_dir=str(out), cache_dir=cfg.cache_dir)
+    return metrics
+
+
+def evaluate(
+    model_path: str | Path, data: str | Path, cache_dir: str = "data/cache", echo=print
+) -> dict:
+    """Metrics and confusion matrix of a bundle on a dataset (folder or list file).
+
+    Written to `<model folder>/eval/`; the clips are scored as in `train`'s test stage.
+    """
+    bundle = load_bundle(model_path)
+    backbone = backbone_for_bundle(bundle)
+    classes = bundle["classes"]
+    clips = load_clips(data, "", classes)
+    s = bundle["sample"]
+    cache = FeatureCache(cache_dir, backbone.fingerprint, s["fps"])
+    report(extract([c.path for c in clips], backbone, cache, s["fps"], s["chunk"]), echo)
+    clips = _usable(clips, cache)
+    if not clips:
+        raise ActrecError(f"no video of {data} could be decoded")
+    load = lambda i: cache.load(clips[i].path)  # noqa: E731
+    dm = SequenceDataModule({"test": (load, [classes.index(c.label) for c in clips])}, s["window"])
+    model = ActionClassifier(**{k: v for k, v in bundle["head"].items() if k != "num_classes"},
+                             classes=classes)  # fmt: skip
+    model.head.load_state_dict(bundle["state_dict"])
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False,
+                        callbacks=[RichProgressBar(leave=False)])  # fmt: skip
+    metrics = {k: float(v) for k, v in trainer.test(model, dm, verbose=False)[0].items()}
+    out = Path(model_path).parent / "eval"
+    out.mkdir(exist_ok=True)
+    cm = model.confusion.compute().cpu().numpy()
+    _plot_confusion(cm, classes, out / "confusion_matrix.png", f"{Path(data).name}")
+    metrics.update(clips=len(clips), data=str(data), confusion_matrix=cm.tolist(), classes=classes)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    metrics["out_dir"] = str(out)
     return metrics

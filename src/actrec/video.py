@@ -128,7 +128,9 @@ class VideoSource:
                     f"cannot decode {self.source}: decoding failed near frame {part[0]} ({e})"
                 ) from None
             if size is not None and frames.shape[2:0:-1] != size:
-                frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+                frames = np.stack(
+                    [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+                )
             yield FrameChunk(frames, part / self.fps, part)
 
     def _cv_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:

@@ -1,0 +1,175 @@
+"""The `actrec` command: one entry point, subcommands, `key=value` overrides over a YAML file.
+
+The only module that knows every stage. Errors a user can cause arrive as `ActrecError` and leave
+as one line on stderr with a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+
+from actrec.config import load_config, parse_overrides, unknown_key
+from actrec.errors import ActrecError
+
+USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]
+
+  synth     [out=data/synth] [classes=a,b] [clips_per_class=40] [performers=10] [seed=0]
+  extract   CONFIG.yaml [key=value ...]   fill the feature cache (resumable)
+  train     CONFIG.yaml [key=value ...]   extract what is missing, fit, test, export model.pt
+  evaluate  MODEL data=DATASET            metrics and confusion matrix of a model
+  predict   MODEL VIDEO [out=a.mp4] [json=t.json] [stride=1.0]
+  check     CONFIG.yaml                   list videos that cannot be decoded
+
+CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
+configs/default.yaml."""
+
+
+def _echo(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _options(args: list[str], allowed: dict[str, object]) -> dict:
+    """`key=value` options of a non-config command, with defaults, unknown keys refused."""
+    opts = parse_overrides(args)
+    for k in opts:
+        if k not in allowed:
+            raise unknown_key(k, list(allowed), "option")
+    return {**allowed, **opts}
+
+
+def _positional(args: list[str], n: int, names: str) -> tuple[list[str], list[str]]:
+    pos = [a for a in args if "=" not in a]
+    if len(pos) != n:
+        raise ActrecError(f"expected {names}, got {len(pos)} positional argument(s)")
+    return pos, [a for a in args if "=" in a]
+
+
+def cmd_synth(args: list[str]) -> None:
+    from actrec.synth import CLASSES, generate
+
+    o = _options(args, dict(out="data/synth", classes=",".join(CLASSES), clips_per_class=40,
+                            performers=10, seed=0))  # fmt: skip
+    classes = [c.strip() for c in str(o["classes"]).split(",") if c.strip()]
+    out = generate(
+        o["out"], classes, int(o["clips_per_class"]), int(o["performers"]), int(o["seed"])
+    )
+    _echo(f"synthetic dataset: {out} ({len(classes)} classes x {o['clips_per_class']} clips)")
+
+
+def _config(args: list[str]):
+    (path,), rest = _positional(args, 1, "CONFIG.yaml")
+    return load_config(path, parse_overrides(rest))
+
+
+def cmd_extract(args: list[str]) -> None:
+    from actrec.backbone import Backbone
+    from actrec.catalog import build_splits
+    from actrec.train import extract_splits
+
+    cfg = _config(args)
+    splits = build_splits(cfg.data)
+    cache = extract_splits(cfg, splits, Backbone(cfg.features), _echo)
+    _echo(f"cache: {cache.dir}")
+
+
+def cmd_train(args: list[str]) -> None:
+    from actrec.train import train
+
+    m = train(_config(args), _echo)
+    if m.get("warning"):
+        _echo(m["warning"])
+    if "test/acc" in m:
+        _echo(f"test: top-1 {m['test/acc']:.3f}, mean class acc {m['test/mean_class_acc']:.3f}, "
+              f"macro F1 {m['test/f1']:.3f} on {m['clips']['test']} held-out clips")  # fmt: skip
+    _echo(f"run: {m['run_dir']} (model.pt, metrics.json, confusion_matrix.png, curves.png)")
+
+
+def cmd_evaluate(args: list[str]) -> None:
+    from actrec.train import evaluate
+
+    (model,), rest = _positional(args, 1, "MODEL")
+    o = _options(rest, dict(data=None, cache_dir="data/cache"))
+    if not o["data"]:
+        raise ActrecError("evaluate needs data=DATASET (a class-per-folder dataset or list file)")
+    m = evaluate(model, o["data"], o["cache_dir"], _echo)
+    acc, mca, f1 = m["test/acc"], m["test/mean_class_acc"], m["test/f1"]
+    _echo(f"top-1 {acc:.3f}, mean class acc {mca:.3f}, macro F1 {f1:.3f} on {m['clips']} clips")
+    _echo(f"written to {m['out_dir']}")
+
+
+def cmd_predict(args: list[str]) -> None:
+    from actrec.predict import predict_video
+
+    (model, video), rest = _positional(args, 2, "MODEL VIDEO")
+    o = _options(rest, dict(out=None, json=None, stride=None, device=None))
+    r = predict_video(model, video, o["out"], o["json"], o["stride"], o["device"])
+    top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+    _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
+          + ", ".join(f"{k} {v:.2f}" for k, v in top))  # fmt: skip
+    _echo(f"timeline: {len(r['timeline'])} windows over {r['duration_s']:.1f} s")
+    for path, what in ((o["json"], "timeline JSON"), (o["out"], "annotated video")):
+        if path:
+            _echo(f"{what}: {path}")
+    if not o["json"]:
+        _echo(json.dumps(r["timeline"][:5]) + (" ..." if len(r["timeline"]) > 5 else ""))
+
+
+def cmd_check(args: list[str]) -> None:
+    from actrec.catalog import build_splits
+    from actrec.extract import check
+
+    cfg = _config(args)
+    paths = [c.path for c in build_splits(cfg.data).all()]
+    bad = check(paths, cfg.sample.fps, cfg.sample.workers)
+    for path, err in bad.items():
+        _echo(f"  unreadable {path}: {err}")
+    _echo(f"checked {len(paths)} videos: {len(paths) - len(bad)} ok, {len(bad)} unreadable")
+
+
+COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "synth": cmd_synth,
+    "extract": cmd_extract,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "check": cmd_check,
+}
+
+
+def _quiet() -> None:
+    """Keep the terminal to actrec's own lines: library chatter goes to warnings/debug."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "ultralytics"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    os.environ.setdefault("YOLO_OFFLINE", "True")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    cmd, args = argv[0], argv[1:]
+    _quiet()
+    try:
+        if cmd not in COMMANDS:
+            raise unknown_key(cmd, list(COMMANDS), "command")
+        COMMANDS[cmd](args)
+    except ActrecError as e:
+        print(f"actrec {cmd}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"actrec {cmd}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Tiny, hermetic fixtures: synthetic clips made in the test, the untrained backbone at 64 px."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "True")
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+TINY_CLASSES = ["clapping", "jumping_jacks", "walking"]
+TINY_FEATURES = dict(imgsz=64, layers=[4, 6], batch=16)
+
+
+def write_clip(path: Path, n: int = 20, size: tuple[int, int] = (64, 48), fps: float = 25.0):
+    """A moving square: n BGR frames written with OpenCV (mp4v)."""
+    w, h = size
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for i in range(n):
+        f = np.full((h, w, 3), 40, np.uint8)
+        x = 4 + (i * 2) % (w - 16)
+        cv2.rectangle(f, (x, 10), (x + 10, 30), (0, 200, 255), -1)
+        out.write(f)
+    out.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """3 classes x 4 clips of 64x48 synthetic figures, 2 performers."""
+    from actrec.synth import generate
+
+    root = tmp_path_factory.mktemp("synth")
+    return generate(
+        root, TINY_CLASSES, clips_per_class=4, performers=2, size=(64, 48), progress=False
+    )
+
+
+@pytest.fixture(scope="session")
+def backbone():
+    from actrec.backbone import Backbone, FeatureSettings
+
+    return Backbone(FeatureSettings(**TINY_FEATURES))
+
+
+@pytest.fixture()
+def bad_videos(tmp_path) -> dict[str, Path]:
+    """The bad inputs a user brings: empty, text, truncated, one frame."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    good = write_clip(tmp_path / "good.mp4", n=60)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    one = write_clip(tmp_path / "one_frame.mp4", n=1)
+    return dict(empty=empty, text=text, truncated=truncated, one_frame=one)
