@@ -37,8 +37,8 @@ def test_backbone_features_and_fingerprint(backbone):
     f = backbone.features(frames)
     assert f.shape == (5, backbone.feature_dim) and np.isfinite(f).all()
     # chunked with `prev` equals one pass: extraction in chunks loses nothing
-    assert np.allclose(np.concatenate([backbone.features(frames[:2]),
-                                       backbone.features(frames[2:], frames[1])]), f, atol=1e-5)  # fmt: skip
+    parts = [backbone.features(frames[:2]), backbone.features(frames[2:], frames[1])]
+    assert np.allclose(np.concatenate(parts), f, atol=1e-5)
     # well scaled for the float16 cache (untrained activations shrink ~100x per stage)
     assert 1e-3 < np.abs(f).mean() < 1e3
     same = Backbone(FeatureSettings(**TINY_FEATURES))

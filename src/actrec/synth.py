@@ -116,15 +116,15 @@ def pose_at(action: str, phase: float, t: float) -> Pose:
             lift=0.05 * abs(s),
         )
     if action == "waving_one_hand":
-        return Pose(arm=(2.7, 0.15), elbow=(0.6 * s, 0.0))
+        return Pose(arm=(2.5 + 0.3 * s, 0.15), elbow=(0.9 * s, 0.0))
     if action == "waving_both_hands":
-        return Pose(arm=(2.7, 2.7), elbow=(0.6 * s, -0.6 * s))
+        return Pose(arm=(2.5 + 0.3 * s, 2.5 - 0.3 * s), elbow=(0.9 * s, -0.9 * s))
     if action == "jumping_jacks":
         u = 0.5 - 0.5 * c  # 0 = closed, 1 = open
         return Pose(arm=(0.15 + 2.7 * u,) * 2, hip=(0.4 * u,) * 2, lift=0.06 * abs(s))
     if action == "clapping":
         u = 0.5 - 0.5 * c
-        return Pose(arm=(0.9, 0.9), elbow=(-0.4 - 1.2 * u,) * 2)
+        return Pose(arm=(1.3 - 0.5 * u,) * 2, elbow=(-0.2 - 1.4 * u,) * 2)
     if action == "bending":
         u = 0.5 - 0.5 * c
         return Pose(lean=1.4 * u, arm=(1.4 * u,) * 2, hip=(-0.25 * u,) * 2)
