@@ -10,6 +10,8 @@ appearance across clips, so a split grouped by performer tests on unseen people.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,6 +238,12 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
     tmp.replace(path)
 
 
+def _render_job(job: tuple) -> None:
+    path, action, performer, seed, k, size, fps = job
+    rng = np.random.default_rng([seed, 2, CLASSES.index(action), k])
+    write_video(Path(path), render_clip(action, performer, rng, size, fps), fps)
+
+
 def generate(
     out: str | Path,
     classes: list[str] | tuple[str, ...] = CLASSES,
@@ -245,23 +253,30 @@ def generate(
     size: tuple[int, int] = (160, 120),
     fps: float = 25.0,
     progress: bool = True,
+    workers: int | None = None,
 ) -> Path:
-    """Write `out/<class>/<class>_aNN_cNN.mp4`; existing files are kept, so a rerun resumes."""
+    """Write `out/<class>/<class>_aNN_cNN.mp4`; existing files are kept, so a rerun resumes.
+
+    Each clip has its own seeded generator, so the result does not depend on `workers`.
+    """
     out = Path(out)
     unknown = [c for c in classes if c not in CLASSES]
     if unknown:
         raise ActrecError(f"unknown synthetic class {unknown[0]!r}; known: {', '.join(CLASSES)}")
     people = [draw_performer(np.random.default_rng([seed, 1, a])) for a in range(performers)]
-    jobs = [(c, k) for c in classes for k in range(clips_per_class)]
+    jobs = []
+    for action in classes:
+        (out / action).mkdir(parents=True, exist_ok=True)
+        for k in range(clips_per_class):
+            actor = k % performers
+            path = out / action / f"{action}_a{actor:02d}_c{k // performers:02d}.mp4"
+            if not path.exists():
+                jobs.append((str(path), action, people[actor], seed, k, size, fps))
     from rich.progress import track
 
-    it = track(jobs, description="synth") if progress else jobs
-    for action, k in it:
-        actor = k % performers
-        path = out / action / f"{action}_a{actor:02d}_c{k // performers:02d}.mp4"
-        if path.exists():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng([seed, 2, CLASSES.index(action), k])
-        write_video(path, render_clip(action, people[actor], rng, size, fps), fps)
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    with ProcessPoolExecutor(max(1, workers)) as pool:
+        done = pool.map(_render_job, jobs, chunksize=4)
+        for _ in track(done, total=len(jobs), description="synth", disable=not progress):
+            pass
     return out
