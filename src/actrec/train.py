@@ -179,7 +179,7 @@ def train(cfg: Config, echo=print) -> dict:
         classes=splits.classes, best_checkpoint=best, backbone=backbone.fingerprint,
         pretrained=backbone.pretrained, warning=backbone.warning,
         clips=dict(train=len(splits.train), val=len(splits.val), test=len(splits.test)),
-        videos_failed=len([c for c in splits.all() if c not in _usable(splits.all(), cache)]),
+        videos_failed=len(splits.all()) - len(_usable(splits.all(), cache)),
     )  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _plot_curves(out / "logs" / "metrics.csv", out / "curves.png")
