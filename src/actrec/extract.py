@@ -59,11 +59,8 @@ class ChunkStream(IterableDataset):
                 for c in src.chunks(self.fps, (self.imgsz, self.imgsz), self.chunk):
                     yield dict(video=i, frames=c.frames, prev=prev, times=c.times, last=False)
                     prev = c.frames[-1]
-        except ActrecError as e:
-            yield dict(video=i, frames=empty, prev=None, times=np.zeros(0), last=True, error=str(e))
-            return
-        except Exception as e:  # a decoder's own exception types: report, keep going
-            msg = f"cannot decode {self.paths[i]}: {type(e).__name__}: {e}"
+        except Exception as e:  # ours, or a decoder's own exception types: report, keep going
+            msg = str(e) if isinstance(e, ActrecError) else f"cannot decode {self.paths[i]}: {e}"
             yield dict(video=i, frames=empty, prev=None, times=np.zeros(0), last=True, error=msg)
             return
         yield dict(video=i, frames=empty, prev=None, times=np.zeros(0), last=True, fps=fps)

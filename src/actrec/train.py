@@ -79,12 +79,18 @@ def datamodule(cfg: Config, splits: Splits, cache: FeatureCache) -> SequenceData
     return SequenceDataModule(parts, d.window, d.batch, d.workers, seed=cfg.train.seed)
 
 
-def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) -> None:
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(classes),) * 2)
     ax.imshow(cm, cmap="Blues")
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), title=title)
@@ -99,11 +105,7 @@ def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) 
 
 
 def _plot_curves(csv: Path, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = np.genfromtxt(csv, delimiter=",", names=True, dtype=float)
     names = rows.dtype.names or ()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
