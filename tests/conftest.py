@@ -59,3 +59,19 @@ def bad_videos(tmp_path) -> dict[str, Path]:
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
     one = write_clip(tmp_path / "one_frame.mp4", n=1)
     return dict(empty=empty, text=text, truncated=truncated, one_frame=one)
+
+
+@pytest.fixture(scope="session")
+def run(tiny_dataset, tmp_path_factory) -> dict:
+    """A 2-epoch training run on `tiny_dataset`: its metrics, with `run_dir` holding model.pt."""
+    from actrec.config import load_config
+    from actrec.train import train
+
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = load_config(None, {
+        "data.train": str(tiny_dataset), "data.window": 8, "data.batch": 4,
+        "runs_dir": str(tmp / "runs"), "cache_dir": str(tmp / "cache"), "name": "tiny",
+        "train.epochs": 2, "sample.workers": 0,
+        **{f"features.{k}": v for k, v in TINY_FEATURES.items()},
+    })  # fmt: skip
+    return train(cfg, echo=lambda *_: None)

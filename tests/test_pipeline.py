@@ -9,22 +9,9 @@ import pytest
 import torch
 
 from actrec.cli import main
-from actrec.config import load_config
 from actrec.predict import predict_video, window_starts
-from actrec.train import evaluate, train
-from tests.conftest import TINY_FEATURES, write_clip
-
-
-@pytest.fixture(scope="module")
-def run(tiny_dataset, tmp_path_factory) -> dict:
-    tmp = tmp_path_factory.mktemp("run")
-    cfg = load_config(None, {
-        "data.train": str(tiny_dataset), "data.window": 8, "data.batch": 4,
-        "runs_dir": str(tmp / "runs"), "cache_dir": str(tmp / "cache"), "name": "tiny",
-        "train.epochs": 2, "sample.workers": 0,
-        **{f"features.{k}": v for k, v in TINY_FEATURES.items()},
-    })  # fmt: skip
-    return train(cfg, echo=lambda *_: None)
+from actrec.train import evaluate
+from tests.conftest import write_clip
 
 
 def test_run_folder_holds_everything(run):

@@ -23,6 +23,8 @@ USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]
   train     CONFIG.yaml [key=value ...]   extract what is missing, fit, test, export model.pt
   evaluate  MODEL data=DATASET            metrics and confusion matrix of a model
   predict   MODEL VIDEO [out=a.mp4] [json=t.json] [stride=1.0]
+  live      MODEL [source=0] [mode=stream|window] [headless=true out=o.mp4 log=l.jsonl]
+            [realtime=true] [smooth=5] [threshold=0.4] [topk=3] [duration=S] [lanes=N]
   check     CONFIG.yaml                   list videos that cannot be decoded
 
 CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
@@ -119,6 +121,19 @@ def cmd_predict(args: list[str]) -> None:
         _echo(json.dumps(r["timeline"][:5]) + (" ..." if len(r["timeline"]) > 5 else ""))
 
 
+def cmd_live(args: list[str]) -> None:
+    from dataclasses import asdict
+
+    from actrec.live import LiveOptions, run_live
+
+    (model,), rest = _positional(args, 1, "MODEL")
+    r = run_live(model, LiveOptions(**_options(rest, asdict(LiveOptions()))), _echo)
+    _echo(f"live: {r['labelled']} frames labelled in {r['seconds']:.1f} s, median "
+          f"{r['fps_median']:.1f} FPS, label latency p50 {r['latency_p50_ms']:.0f} ms / p95 "
+          f"{r['latency_p95_ms']:.0f} ms, {r['dropped']} frames dropped; "
+          f"last label: {r['label']} ({r['score']:.2f})")  # fmt: skip
+
+
 def cmd_check(args: list[str]) -> None:
     from actrec.catalog import build_splits
     from actrec.extract import check
@@ -137,6 +152,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "live": cmd_live,
     "check": cmd_check,
 }
 

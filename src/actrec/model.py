@@ -77,8 +77,23 @@ class GRUHead(nn.Module):
         )
         out, _ = self.gru(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=t)
+        return self.pool_classify(out, mask)
+
+    def step(
+        self, z: torch.Tensor, state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One streaming step: an already normalised (B, D) frame → GRU output (B, H), new state.
+
+        Stepping through a sequence equals `forward`'s GRU pass on it; `live` calls this once
+        per sampled frame instead of re-running a whole window.
+        """
+        out, state = self.gru(self.proj(self.norm(z))[:, None], state)  # (B, 1, H)
+        return out[:, 0], state
+
+    def pool_classify(self, out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """GRU outputs (B, T, H) over the valid steps of `mask` (B, T) → (B, C) logits."""
         m = mask[..., None]  # (B, T, 1)
-        mean = (out * m).sum(1) / lengths[:, None].clamp(min=1)
+        mean = (out * m).sum(1) / m.sum(1).clamp(min=1)
         peak = out.masked_fill(~m, float("-inf")).amax(1)
         return self.classify(torch.cat([mean, peak], 1))  # (B, C)
 

@@ -3,11 +3,15 @@
 Second stage of the flow (after `catalog`). decord reads files (fast seeking, resize in the
 decoder); OpenCV takes over for what decord cannot open (GIFs, some containers) and for cameras and
 stream URLs. Both give the same iterator: bounded chunks, so memory never grows with video length.
+`Grabber` reads any of them in a thread that keeps only the newest frame, for `live`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ import numpy as np
 
 from actrec.errors import ActrecError
 
+log = logging.getLogger("actrec")
 cv2.setNumThreads(1)  # decoding runs in several worker processes; one thread each avoids thrash
 
 
@@ -175,3 +180,99 @@ class VideoSource:
 def open_video(source: str | int | Path, min_frames: int = 2) -> VideoSource:
     """Open a file (decord, else OpenCV), a camera index or a stream URL (OpenCV)."""
     return VideoSource(source, min_frames=min_frames)
+
+
+@dataclass
+class Frame:
+    """One captured frame: RGB pixels, media time (s), wall-clock capture time, number."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    t: float
+    captured: float
+    index: int
+
+
+class Grabber:
+    """Reads a source in its own thread, keeping only the newest frame.
+
+    `realtime=True`: a file is paced at its own fps (as a camera would deliver it) and a frame
+    not taken before the next arrives is dropped. `realtime=False`: every frame is handed over,
+    the reader waiting for the consumer (for benchmarks). A stream URL that stops is reopened up
+    to `reconnect` times; a camera that stops is an error.
+    """
+
+    def __init__(self, source: str | int, realtime: bool | None = None, reconnect: int = 5):
+        self.source, self.reconnect = source, reconnect
+        self.is_file = not _is_stream(source)
+        self.realtime = self.is_file if realtime is None else realtime
+        self.video = open_video(source)  # ActrecError for a missing camera or bad file
+        self.fps = self.video.fps
+        self.size = self.video.size
+        self.dropped = 0
+        self.error = ""
+        self._cond = threading.Condition()
+        self._slot: Frame | None = None
+        self._done = self._stop = False
+        self._thread = threading.Thread(target=self._run, name="actrec-grab", daemon=True)
+        self._thread.start()
+
+    def _frames(self):
+        """(rgb, media time) one at a time; a stream URL is reopened when it stops."""
+        attempts = 0
+        while not self._stop:
+            for c in self.video.chunks(None, None, 1):
+                attempts = 0
+                yield c.frames[0], float(c.times[0])
+                if self._stop:
+                    return
+            if self.is_file or str(self.source).isdigit() or attempts >= self.reconnect:
+                if not self.is_file and not self._stop:
+                    self.error = f"source {self.source} stopped delivering frames (disconnected)"
+                return
+            attempts += 1
+            log.warning(f"stream {self.source} lost; reconnecting ({attempts}/{self.reconnect})")
+            time.sleep(1.0)
+            try:
+                self.video = open_video(self.source)
+            except ActrecError:
+                continue
+
+    def _run(self) -> None:
+        start = time.perf_counter()
+        try:
+            for k, (rgb, t) in enumerate(self._frames()):
+                if self.realtime and self.is_file:  # deliver at the file's own pace
+                    time.sleep(max(0.0, start + t - time.perf_counter()))
+                if not self.is_file:  # a camera's clock is the wall clock
+                    t = time.perf_counter() - start
+                with self._cond:
+                    if not self.realtime:
+                        self._cond.wait_for(lambda: self._slot is None or self._stop)
+                    if self._stop:
+                        return
+                    self.dropped += self._slot is not None
+                    self._slot = Frame(rgb, t, time.perf_counter(), k)
+                    self._cond.notify_all()
+        except ActrecError as e:
+            self.error = str(e)
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def read(self) -> Frame | None:
+        """The newest frame not yet read, waiting for one; None once the source has ended."""
+        with self._cond:
+            # short waits keep Ctrl-C responsive in the main thread
+            while not self._cond.wait_for(lambda: self._slot is not None or self._done, 0.2):
+                pass
+            frame, self._slot = self._slot, None
+            self._cond.notify_all()
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout=2)
+        self.video.close()
