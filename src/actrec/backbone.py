@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from actrec.errors import ActrecError
 
@@ -42,6 +43,7 @@ class FeatureSettings:
     weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
     layers: list[int] = field(default_factory=lambda: [4, 6, 8, 10])  # 10 = backbone end
     pool: str = "max"  # mean | max
+    grid: int = 1  # pool each of grid x grid cells separately: where in the frame things move
     appearance: bool = False  # the frames themselves
     motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
     imgsz: int = 224
@@ -100,8 +102,11 @@ class Backbone:
             raise ActrecError(f"features.imgsz must be a multiple of 32, got {s.imgsz}")
         if s.pool not in ("mean", "max"):
             raise ActrecError(f"features.pool must be 'mean' or 'max', got {s.pool!r}")
+        if s.grid < 1:
+            raise ActrecError(f"features.grid must be 1 or more, got {s.grid}")
         if not (s.appearance or s.motion):
             raise ActrecError("features.appearance and features.motion are both false")
+        self._pool = F.adaptive_max_pool2d if s.pool == "max" else F.adaptive_avg_pool2d
         yolo, self.weights_name, self.pretrained, self.warning = _load_yolo(s.weights)
         net = yolo.model  # ultralytics DetectionModel
         self.layers = list(net.model)[: max(s.layers) + 1]
@@ -132,6 +137,8 @@ class Backbone:
             app=s.appearance,
             mot=s.motion,
         )
+        if s.grid != 1:  # absent at 1, so caches made before the option stay valid
+            keys["grid"] = s.grid
         digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
         tag = "pre" if self.pretrained else "untrained"
         return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
@@ -177,12 +184,12 @@ class Backbone:
             x = m(x)
             saved.append(x)
             if m.i in self.settings.layers:
-                p = (
-                    x.float().amax((2, 3))
-                    if self.settings.pool == "max"
-                    else x.float().mean((2, 3))
+                g = self.settings.grid
+                pool = (
+                    F.adaptive_max_pool2d if self.settings.pool == "max" else F.adaptive_avg_pool2d
                 )
-                pooled.append(p / self.scales[len(pooled)])  # (N, C_layer)
+                p = pool(x.float(), g).flatten(1)  # (N, C_layer * grid * grid)
+                pooled.append(p / self.scales[len(pooled)])
         return pooled if split else torch.cat(pooled, 1)
 
     def features(self, frames: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
