@@ -60,7 +60,10 @@ class GRUHead(nn.Module):
         super().__init__()
         self.clip_norm = clip_norm
         self.norm = nn.LayerNorm(in_dim)
-        self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU())
+        # drops whole features of a clip (all its steps): one random draw per clip and feature,
+        # where element dropout on (B, T, D) spent a third of each training step drawing numbers
+        self.feature_drop = nn.Dropout1d(dropout)
+        self.proj = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU())
         self.gru = nn.GRU(hidden, hidden, layers, batch_first=True, dropout=dropout * (layers > 1))
         self.classify = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, num_classes))
 
@@ -71,7 +74,7 @@ class GRUHead(nn.Module):
         mask = time_mask(lengths, t)  # (B, T)
         if self.clip_norm:
             x = clip_standardise(x, mask)
-        h = self.proj(self.norm(x))  # (B, T, H)
+        h = self.embed(x)  # (B, T, H)
         packed = nn.utils.rnn.pack_padded_sequence(
             h, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
@@ -87,8 +90,13 @@ class GRUHead(nn.Module):
         Stepping through a sequence equals `forward`'s GRU pass on it; `live` calls this once
         per sampled frame instead of re-running a whole window.
         """
-        out, state = self.gru(self.proj(self.norm(z))[:, None], state)  # (B, 1, H)
+        out, state = self.gru(self.embed(z[:, None]), state)  # (B, 1, H)
         return out[:, 0], state
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised features (B, T, D) → GRU inputs (B, T, H)."""
+        x = self.feature_drop(self.norm(x).transpose(1, 2)).transpose(1, 2)  # over (B, D, T)
+        return self.proj(x)
 
     def pool_classify(self, out: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """GRU outputs (B, T, H) over the valid steps of `mask` (B, T) → (B, C) logits."""

@@ -122,11 +122,16 @@ def _plot_curves(csv: Path, path: Path) -> None:
     plt.close(fig)
 
 
-def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
+def _quiet_lightning() -> None:
     # Lightning resets its loggers to INFO on import; its device banner and tips are noise here.
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    monitor = "val/acc" if has_val else "train/acc"
+
+
+def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
+    _quiet_lightning()
+    # with a val split: keep the best epoch on val/acc; without one: the last epoch
+    monitor = "val/acc" if has_val else None
     callbacks = [
         ModelCheckpoint(out / "checkpoints", "best", monitor=monitor, mode="max", save_last=True),
         RichProgressBar(leave=False),
@@ -135,6 +140,7 @@ def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
         callbacks.append(EarlyStopping(monitor, patience=cfg.train.patience, mode="max"))
     return L.Trainer(
         max_epochs=cfg.train.epochs,
+        limit_val_batches=1.0 if has_val else 0,  # no empty val loop (and no warning about it)
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,
         callbacks=callbacks,
@@ -214,6 +220,7 @@ def evaluate(
     model = ActionClassifier(**{k: v for k, v in bundle["head"].items() if k != "num_classes"},
                              classes=classes)  # fmt: skip
     model.head.load_state_dict(bundle["state_dict"])
+    _quiet_lightning()
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False,
                         callbacks=[RichProgressBar(leave=False)])  # fmt: skip
     metrics = {k: float(v) for k, v in trainer.test(model, dm, verbose=False)[0].items()}
