@@ -35,8 +35,8 @@ test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -q -m ''
 
 lint: install ## ruff lint and format check
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 format: install ## ruff format
 	$(BIN)/ruff format src tests

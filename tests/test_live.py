@@ -12,7 +12,7 @@ import torch
 
 from actrec.cli import main
 from actrec.errors import ActrecError
-from actrec.live import HIDDEN_LABEL, LiveOptions, Smoother, lane_count, run_live
+from actrec.live import HIDDEN_LABEL, Lane, LiveOptions, Smoother, lane_count, run_live
 from actrec.model import GRUHead, clip_standardise, time_mask
 from actrec.video import Grabber, open_video
 from tests.conftest import write_clip
@@ -54,6 +54,22 @@ def test_streaming_steps_equal_the_full_forward_pass():
             outs.append(out)
         streamed = head.pool_classify(torch.stack(outs, 1), mask)
         torch.testing.assert_close(streamed, head(x), rtol=1e-5, atol=1e-5)
+
+
+def test_stream_runs_restart_so_the_label_never_rests_on_old_actions():
+    lane = Lane(window=8)
+    for _ in range(100):
+        tracks = lane.tracks_for_step()
+        for tr in tracks:
+            tr.outs.append(torch.zeros(2))
+        assert len(tracks) <= 2
+        assert len(tracks[0].outs) <= 8  # the run that labels has seen at most one window
+    assert len(lane.tracks[0].outs) >= 4  # and, once warm, at least half of one
+    # the running statistics follow a change of action within about a window
+    for _ in range(8):
+        lane.standardise(torch.zeros(3))
+    late = [lane.standardise(torch.full((3,), 5.0)) for _ in range(8)][-1]
+    assert late.abs().max() < 1.0  # 5.0 is the new normal, no longer an outlier
 
 
 def test_smoothing_averages_and_hides_low_scores():

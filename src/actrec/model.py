@@ -180,7 +180,7 @@ class ActionClassifier(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-BUNDLE_FORMAT = "actrec-bundle-1"
+BUNDLE_FORMAT = "actrec-bundle-2"  # bumped whenever the head's layout changes
 
 
 def make_bundle(model: ActionClassifier, backbone: dict, sample: dict, predict: dict) -> dict:
@@ -213,8 +213,12 @@ def load_bundle(path: str | Path) -> dict:
         bundle = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ActrecError(f"cannot load model {p}: {str(e).splitlines()[0]}") from None
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+    if not isinstance(bundle, dict) or not str(bundle.get("format", "")).startswith("actrec-"):
         raise ActrecError(f"{p} is not an actrec model bundle (written by 'actrec train')")
+    if bundle["format"] != BUNDLE_FORMAT:
+        raise ActrecError(
+            f"{p} is a {bundle['format']} bundle; this actrec reads {BUNDLE_FORMAT}: retrain it"
+        )
     return bundle
 
 

@@ -54,7 +54,7 @@ def _is_stream(source: str | int) -> bool:
 class VideoSource:
     """An opened file, camera or stream. Iterate with `chunks()`; close with `close()`."""
 
-    def __init__(self, source: str | int | Path, min_frames: int = 2) -> None:
+    def __init__(self, source: str | int | Path, min_frames: int = 2, decord: bool = True) -> None:
         self.source = source
         self.backend = ""
         self._vr = None
@@ -68,7 +68,7 @@ class VideoSource:
             raise ActrecError(f"video not found: {path}")
         if path.stat().st_size == 0:
             raise ActrecError(f"cannot decode {path}: the file is empty (0 bytes)")
-        if not self._open_decord(path):
+        if not (decord and self._open_decord(path)):
             self._open_cv(str(path))
             count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
             self.n_frames = count if count > 0 else None
@@ -177,9 +177,9 @@ class VideoSource:
         self.close()
 
 
-def open_video(source: str | int | Path, min_frames: int = 2) -> VideoSource:
-    """Open a file (decord, else OpenCV), a camera index or a stream URL (OpenCV)."""
-    return VideoSource(source, min_frames=min_frames)
+def open_video(source: str | int | Path, min_frames: int = 2, decord: bool = True) -> VideoSource:
+    """Open a file (decord, else OpenCV; `decord=False`: OpenCV only), a camera or a stream."""
+    return VideoSource(source, min_frames=min_frames, decord=decord)
 
 
 @dataclass
@@ -205,7 +205,8 @@ class Grabber:
         self.source, self.reconnect = source, reconnect
         self.is_file = not _is_stream(source)
         self.realtime = self.is_file if realtime is None else realtime
-        self.video = open_video(source)  # ActrecError for a missing camera or bad file
+        # OpenCV only: with a decord reader open, OpenCV's Qt window segfaults in imshow
+        self.video = open_video(source, decord=False)  # ActrecError: no camera, bad file
         self.fps = self.video.fps
         self.size = self.video.size
         self.dropped = 0
@@ -233,7 +234,7 @@ class Grabber:
             log.warning(f"stream {self.source} lost; reconnecting ({attempts}/{self.reconnect})")
             time.sleep(1.0)
             try:
-                self.video = open_video(self.source)
+                self.video = open_video(self.source, decord=False)
             except ActrecError:
                 continue
 

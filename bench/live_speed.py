@@ -6,7 +6,7 @@ the file at 30 fps and drops what inference cannot keep up with; `--no-realtime`
 frame as fast as possible (benchmark F). The head is freshly initialised unless `--model` is given:
 speed does not depend on its weights.
 
-    python bench/live.py [--seconds 60] [--imgsz 224] [--no-realtime] [--model runs/demo/model.pt]
+    python bench/live_speed.py [--seconds 60] [--imgsz 224] [--no-realtime] [--model M]
 """
 
 from __future__ import annotations
@@ -23,22 +23,29 @@ os.environ.setdefault("YOLO_OFFLINE", "True")
 DATA = Path("data/bench")
 
 
-def long_video(seconds: float, size=(640, 480), fps: float = 30.0) -> Path:
-    """Synthetic actions back to back, `seconds` long (made once, then reused)."""
+def long_video(seconds: float, size=(640, 480), fps: float = 30.0) -> tuple[Path, list[dict]]:
+    """Synthetic actions back to back, `seconds` long (made once, then reused) → path, segments.
+
+    Segments: [{"start_s", "end_s", "label"}], the ground truth of every stretch.
+    """
     from actrec.synth import CLASSES, draw_performer, render_clip, write_video
 
     path = DATA / f"live_{size[0]}x{size[1]}_{seconds:g}s_{fps:g}fps.mp4"
-    if path.exists():
-        return path
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, json.loads(meta.read_text())
     DATA.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    parts, total, k = [], 0, 0
+    parts, segments, total, k = [], [], 0, 0
     while total < seconds * fps:
-        clip = render_clip(CLASSES[k % len(CLASSES)], draw_performer(rng), rng, size, fps)
+        label = CLASSES[k % len(CLASSES)]
+        clip = render_clip(label, draw_performer(rng), rng, size, fps)
         parts.append(clip)
+        segments.append(dict(start_s=total / fps, end_s=(total + len(clip)) / fps, label=label))
         total, k = total + len(clip), k + 1
     write_video(path, np.concatenate(parts)[: int(seconds * fps)], fps)
-    return path
+    meta.write_text(json.dumps(segments, indent=1))
+    return path, segments
 
 
 def fresh_bundle(imgsz: int) -> Path:
@@ -69,7 +76,7 @@ def stats(rows: list[dict]) -> dict:
 def run(seconds: float, imgsz: int, realtime: bool, model: str | None, mode: str) -> dict:
     from actrec.live import LiveOptions, run_live
 
-    video = long_video(seconds)
+    video, _ = long_video(seconds)
     model = model or str(fresh_bundle(imgsz))
     log = DATA / "live_log.jsonl"
     opts = LiveOptions(source=str(video), mode=mode, realtime=realtime, headless=True,
