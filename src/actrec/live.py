@@ -151,10 +151,12 @@ def lane_count(source_fps: float, model_fps: float, mode: str, lanes: int | None
 
 
 def _qt_fonts() -> None:
-    """OpenCV's wheel ships Qt without fonts; point Qt at the system's to stop its warnings."""
+    """OpenCV's wheel points Qt at a font folder it does not ship; use the system's instead."""
+    if Path(os.environ.get("QT_QPA_FONTDIR", "")).is_dir():
+        return
     for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
         if Path(d).is_dir():
-            os.environ.setdefault("QT_QPA_FONTDIR", d)
+            os.environ["QT_QPA_FONTDIR"] = d  # read when the first window opens
             return
 
 
