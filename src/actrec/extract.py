@@ -55,7 +55,7 @@ class ChunkStream(IterableDataset):
         prev = None
         try:
             with open_video(self.paths[i]) as src:
-                fps = src.fps
+                fps, duration = src.fps, src.duration
                 for c in src.chunks(self.fps, (self.imgsz, self.imgsz), self.chunk):
                     yield dict(video=i, frames=c.frames, prev=prev, times=c.times, last=False)
                     prev = c.frames[-1]
@@ -63,7 +63,8 @@ class ChunkStream(IterableDataset):
             msg = str(e) if isinstance(e, ActrecError) else f"cannot decode {self.paths[i]}: {e}"
             yield dict(video=i, frames=empty, prev=None, times=np.zeros(0), last=True, error=msg)
             return
-        yield dict(video=i, frames=empty, prev=None, times=np.zeros(0), last=True, fps=fps)
+        end = dict(last=True, fps=fps, duration=duration)
+        yield dict(video=i, frames=empty, prev=None, times=np.zeros(0), **end)
 
 
 def _progress(total: int, enabled: bool):

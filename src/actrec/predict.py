@@ -14,23 +14,38 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 from actrec.backbone import Backbone
+from actrec.errors import ActrecError
+from actrec.extract import ChunkStream
 from actrec.model import backbone_for_bundle, head_from_bundle, load_bundle
 from actrec.video import open_video
 
 
-def video_features(path: str, backbone: Backbone, fps: float, chunk: int = 32):
-    """→ features (T, D), sample times (T,), duration in seconds."""
-    parts, times, prev = [], [], None
-    size = (backbone.settings.imgsz,) * 2
-    with open_video(path) as src:
-        for c in src.chunks(fps, size, chunk):
-            parts.append(backbone.features(c.frames, prev))
-            times.append(c.times)
-            prev = c.frames[-1]
-        duration = src.duration or (float(np.concatenate(times)[-1]) + 1 / src.fps)
-    return np.concatenate(parts), np.concatenate(times), duration
+def video_features(path: str, backbone: Backbone, fps: float, chunk: int = 32, workers: int = 1):
+    """→ features (T, D), sample times (T,), duration in seconds.
+
+    A DataLoader worker decodes the next chunk while the backbone runs on this one, as in
+    `extract`; memory holds a few chunks, whatever the video's length.
+    """
+    stream = ChunkStream([str(path)], fps, backbone.settings.imgsz, chunk)
+    loader = DataLoader(stream, batch_size=None, num_workers=workers,
+                        prefetch_factor=2 if workers else None)  # fmt: skip
+    parts, times, duration = [], [], None
+    for item in loader:
+        if "error" in item:
+            raise ActrecError(item["error"])
+        if item["last"]:
+            duration = item["duration"]
+            break
+        prev = None if item["prev"] is None else np.asarray(item["prev"])
+        parts.append(backbone.features(np.asarray(item["frames"]), prev))  # (N, D)
+        times.append(np.asarray(item["times"]))
+    times = np.concatenate(times)
+    if duration is None:  # a stream-like file that does not say how many frames it has
+        duration = float(times[-1]) + 1 / fps
+    return np.concatenate(parts), times, duration
 
 
 def window_starts(steps: int, window: int, stride: int) -> list[int]:
