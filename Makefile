@@ -34,15 +34,18 @@ test: install ## run the test suite (fast; slow end-to-end tests: make test-all)
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -q -m ''
 
+bench: install ## speed benchmarks A-F (offline, CPU, ~5 min): prints a table, writes data/bench/speed.json
+	$(PY) bench/speed.py
+
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
 format: install ## ruff format
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
 
 clean: ## remove generated data, caches and runs (keeps .venv)
 	rm -rf data/synth data/cache runs
 
-.PHONY: help install demo test test-all lint format clean
+.PHONY: help install demo test test-all bench lint format clean
