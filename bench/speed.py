@@ -98,6 +98,7 @@ def bench_c(paths: list[str], imgsz: int, limit: int) -> dict:
 
     from actrec.video import sampled_indices
 
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.manual_seed(0)
     model = YOLO("yolo11n.yaml", task="detect")  # what yolo11n.pt gives, untrained (offline)
     done, t = 0, time.perf_counter()
@@ -117,7 +118,11 @@ def bench_c(paths: list[str], imgsz: int, limit: int) -> dict:
         cap.release()
         if done >= limit:
             break
-    return dict(fps=done / (time.perf_counter() - t), frames=done)
+    rate = done / (time.perf_counter() - t)
+    # ultralytics' predictor sets torch and OpenCV to 1 thread on CPU: undo it for A, B, D, F
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(cv_threads)
+    return dict(fps=rate, frames=done, torch_threads_during=1)
 
 
 def bench_d(imgsz: int) -> dict:
