@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from actrec.catalog_official import FORMATS, official_splits
 from actrec.errors import ActrecError
 
 VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".m4v", ".wmv"}
@@ -140,8 +141,29 @@ def split_clips(
     return [c for c in clips if c.group not in val_g | test_g], pick(val_g), pick(test_g)
 
 
+def _official(data) -> Splits:
+    """UCF101 / HMDB51 / Kinetics: the official train/test (and val) split; val from train else."""
+    parts = official_splits(data.format, data.root, data.annotations, data.split)
+    clips = {k: [Clip(str(p), label, group_of(p, data.group_regex)) for p, label in v]
+             for k, v in parts.items()}  # fmt: skip
+    classes = sorted({c.label for c in clips["train"]})
+    test = [c for c in clips["test"] if c.label in classes]
+    if clips.get("val"):
+        train, val = clips["train"], [c for c in clips["val"] if c.label in classes]
+    else:
+        train, val, _ = split_clips(clips["train"], data.val_frac, 0.0, data.split_seed)
+    return Splits(train, val, test, classes)
+
+
 def build_splits(data) -> Splits:
-    """`data` is config's DataConfig: explicit val/test sets, explicit groups, or fractions."""
+    """`data` is config's DataConfig: an official format, explicit val/test sets, explicit
+    groups, or fractions."""
+    if data.format in FORMATS:
+        return _official(data)
+    if data.format not in ("auto", "folder", "list"):
+        raise ActrecError(
+            f"data.format must be one of auto, folder, list, {', '.join(FORMATS)}: {data.format!r}"
+        )
     train = load_clips(data.train, data.group_regex)
     classes = sorted({c.label for c in train})
     val = load_clips(data.val, data.group_regex, classes) if data.val else []

@@ -21,6 +21,10 @@ from actrec.errors import ActrecError
 
 @dataclass
 class DataConfig:
+    format: str = "auto"  # auto (folder or list file) | ucf101 | hmdb51 | kinetics
+    root: str | None = None  # official formats: the folder holding the videos
+    annotations: str | None = None  # official formats: split files (Kinetics: CSV or folder)
+    split: int = 1  # official formats: which split (UCF101/HMDB51: 1-3)
     train: str = "data/synth"  # folder with one sub-folder per class, or a list file
     val: str | None = None  # same forms; split from `train` when empty
     test: str | None = None
@@ -34,6 +38,7 @@ class DataConfig:
     batch: int = 32
     workers: int = 0  # DataLoader workers over the cache (reads are memory-mapped, cheap)
     class_weights: bool = True  # weight the loss by inverse class frequency
+    sampler: str = "shuffle"  # shuffle | balanced (draw each class equally often; no loss weights)
 
 
 @dataclass

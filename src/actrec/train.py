@@ -76,7 +76,14 @@ def datamodule(cfg: Config, splits: Splits, cache: FeatureCache) -> SequenceData
     if not parts["train"][1]:
         raise ActrecError("no training video could be decoded")
     d = cfg.data
-    return SequenceDataModule(parts, d.window, d.batch, d.workers, seed=cfg.train.seed)
+    if d.sampler not in ("shuffle", "balanced"):
+        raise ActrecError(f"data.sampler must be 'shuffle' or 'balanced', got {d.sampler!r}")
+    return SequenceDataModule(parts, d.window, d.batch, d.workers, d.sampler, cfg.train.seed)
+
+
+def _weighted_loss(cfg: Config) -> bool:
+    # a balanced sampler already evens the classes out: weighting the loss too would over-correct
+    return cfg.data.class_weights and cfg.data.sampler != "balanced"
 
 
 def _pyplot():
@@ -168,7 +175,7 @@ def train(cfg: Config, echo=print) -> dict:
         backbone.feature_dim, splits.classes, cfg.model.hidden, cfg.model.layers,
         cfg.model.dropout, cfg.model.clip_norm, cfg.train.lr, cfg.train.weight_decay,
         cfg.train.label_smoothing,
-        class_weights(train_labels, len(splits.classes)) if cfg.data.class_weights else None,
+        class_weights(train_labels, len(splits.classes)) if _weighted_loss(cfg) else None,
     )  # fmt: skip
     has_val = bool(dm.splits["val"][1])
     trainer = _trainer(cfg, out, has_val)
