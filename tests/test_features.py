@@ -82,6 +82,18 @@ def test_check_lists_unreadable_videos(tiny_dataset, bad_videos):
     assert set(bad) == {str(p) for p in bad_videos.values()}
 
 
+def test_check_cli_writes_the_list_of_unreadable_videos(tiny_dataset, bad_videos, tmp_path):
+    from actrec.cli import main
+
+    good = sorted(tiny_dataset.rglob("*.mp4"))[:4]
+    rows = [f"{p} {p.parent.name}" for p in good] + [f"{p} walking" for p in bad_videos.values()]
+    (tmp_path / "list.txt").write_text("\n".join(rows) + "\n")
+    assert main(["check", f"data.train={tmp_path / 'list.txt'}", f"cache_dir={tmp_path}",
+                 "name=mine"]) == 0  # fmt: skip
+    listed = (tmp_path / "unreadable_mine.txt").read_text().splitlines()
+    assert {line.split("\t")[0] for line in listed} == {str(p) for p in bad_videos.values()}
+
+
 def test_killed_extraction_leaves_no_partial_file_and_resumes(tmp_path, tiny_dataset):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"data:\n  train: {tiny_dataset}\ncache_dir: {tmp_path / 'cache'}\n"

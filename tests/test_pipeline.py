@@ -57,6 +57,16 @@ def test_evaluate_reproduces_the_test_split(run):
     assert (out / "eval" / "confusion_matrix.png").is_file()
 
 
+def test_evaluate_reports_one_and_k_clips_per_video(run, capsys):
+    out = Path(run["run_dir"])
+    rc = main(["evaluate", str(out / "model.pt"), f"data={out / 'test_list.txt'}",
+               f"cache_dir={run['cache_dir']}", "clips=3"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert rc == 0 and "top-1" in text and "3 clips per video" in text
+    m = json.loads((out / "eval" / "metrics.json").read_text())
+    assert 0.0 <= m["test/acc_3clip"] <= 1.0 and "test/acc" in m
+
+
 def _cli(capsys, *args) -> tuple[int, str]:
     rc = main(list(args))
     err = capsys.readouterr().err.strip()
@@ -102,3 +112,45 @@ def test_cli_predict_and_check(run, capsys, tmp_path, tiny_dataset, bad_videos):
     assert main(["check", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "1 ok, 1 unreadable" in out and "notes.mp4" in out
+
+
+def test_resume_continues_a_killed_run_from_its_last_checkpoint(
+    tiny_dataset, run, tmp_path, monkeypatch
+):
+    import csv
+
+    import lightning as L
+
+    import actrec.train as train_mod
+    from actrec.config import load_config
+    from actrec.errors import ActrecError
+    from tests.conftest import TINY_FEATURES
+
+    over = {"data.train": str(tiny_dataset), "data.window": 8, "data.batch": 4,
+            "runs_dir": str(tmp_path), "cache_dir": run["cache_dir"], "name": "r",
+            "train.epochs": 4,
+            **{f"features.{k}": v for k, v in TINY_FEATURES.items()}}  # fmt: skip
+    with pytest.raises(ActrecError, match="no checkpoints/last.ckpt"):
+        train_mod.train(load_config(None, {**over, "resume": True}), echo=lambda *_: None)
+
+    class Crash(L.Callback):  # the process dies as epoch 2 starts; last.ckpt holds epoch 1
+        def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+            if trainer.current_epoch == 2:
+                raise RuntimeError("killed")
+
+    make_trainer = train_mod._trainer
+    monkeypatch.setattr(train_mod, "_trainer", lambda *a: _with(make_trainer(*a), Crash()))
+    with pytest.raises(RuntimeError, match="killed"):
+        train_mod.train(load_config(None, over), echo=lambda *_: None)
+    monkeypatch.setattr(train_mod, "_trainer", make_trainer)
+    m = train_mod.train(load_config(None, {**over, "resume": True}), echo=lambda *_: None)
+    assert m["run_dir"] == str(tmp_path / "r") and not (tmp_path / "r2").exists()
+    rows = list(csv.DictReader((tmp_path / "r" / "logs" / "metrics.csv").open()))
+    epochs = [int(r["epoch"]) for r in rows if r["train/loss"]]
+    assert epochs == [0, 1, 2, 3]  # every epoch once: the earlier ones kept, none run twice
+    assert (tmp_path / "r" / "model.pt").is_file() and "test/acc" in m
+
+
+def _with(trainer, callback):
+    trainer.callbacks.append(callback)
+    return trainer

@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 from actrec.config import load_config, parse_overrides, unknown_key
 from actrec.errors import ActrecError
@@ -19,13 +20,13 @@ from actrec.errors import ActrecError
 USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]
 
   synth     [out=data/synth] [classes=a,b] [clips_per_class=40] [performers=10] [seed=0]
-  extract   CONFIG.yaml [key=value ...]   fill the feature cache (resumable)
-  train     CONFIG.yaml [key=value ...]   extract what is missing, fit, test, export model.pt
-  evaluate  MODEL data=DATASET            metrics and confusion matrix of a model
+  extract   [CONFIG.yaml] [key=value ...] fill the feature cache (resumable)
+  train     [CONFIG.yaml] [key=value ...] extract what is missing, fit, test, export model.pt
+  evaluate  MODEL data=DATASET [clips=K]  metrics and confusion matrix of a model
   predict   MODEL VIDEO [out=a.mp4] [json=t.json] [stride=1.0]
   live      MODEL [source=0] [mode=stream|window] [headless=true out=o.mp4 log=l.jsonl]
             [realtime=true] [smooth=5] [threshold=0.4] [topk=3] [duration=S] [lanes=N]
-  check     CONFIG.yaml                   list videos that cannot be decoded
+  check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
 configs/default.yaml."""
@@ -64,8 +65,11 @@ def cmd_synth(args: list[str]) -> None:
 
 
 def _config(args: list[str]):
-    (path,), rest = _positional(args, 1, "CONFIG.yaml")
-    return load_config(path, parse_overrides(rest))
+    """CONFIG.yaml (optional: configs/default.yaml's values) with key=value overrides on top."""
+    pos, rest = [a for a in args if "=" not in a], [a for a in args if "=" in a]
+    if len(pos) > 1:
+        raise ActrecError(f"expected at most one CONFIG.yaml, got {len(pos)}: {' '.join(pos)}")
+    return load_config(pos[0] if pos else None, parse_overrides(rest))
 
 
 def cmd_extract(args: list[str]) -> None:
@@ -88,19 +92,29 @@ def cmd_train(args: list[str]) -> None:
     if "test/acc" in m:
         _echo(f"test: top-1 {m['test/acc']:.3f}, mean class acc {m['test/mean_class_acc']:.3f}, "
               f"macro F1 {m['test/f1']:.3f} on {m['clips']['test']} held-out clips")  # fmt: skip
+        _echo_k_clip(m)
     _echo(f"run: {m['run_dir']} (model.pt, metrics.json, confusion_matrix.png, curves.png)")
+
+
+def _echo_k_clip(m: dict) -> None:
+    for key in m:
+        if key.startswith("test/acc_") and key.endswith("clip"):
+            k = key.removeprefix("test/acc_")
+            _echo(f"{k.removesuffix('clip')} clips per video (mean of their probabilities): top-1 "
+                  f"{m[key]:.3f}, mean class acc {m[f'test/mean_class_acc_{k}']:.3f}")  # fmt: skip
 
 
 def cmd_evaluate(args: list[str]) -> None:
     from actrec.train import evaluate
 
     (model,), rest = _positional(args, 1, "MODEL")
-    o = _options(rest, dict(data=None, cache_dir="data/cache"))
+    o = _options(rest, dict(data=None, cache_dir="data/cache", clips=1))
     if not o["data"]:
         raise ActrecError("evaluate needs data=DATASET (a class-per-folder dataset or list file)")
-    m = evaluate(model, o["data"], o["cache_dir"], _echo)
+    m = evaluate(model, o["data"], o["cache_dir"], _echo, int(o["clips"]))
     acc, mca, f1 = m["test/acc"], m["test/mean_class_acc"], m["test/f1"]
     _echo(f"top-1 {acc:.3f}, mean class acc {mca:.3f}, macro F1 {f1:.3f} on {m['clips']} clips")
+    _echo_k_clip(m)
     _echo(f"written to {m['out_dir']}")
 
 
@@ -140,10 +154,15 @@ def cmd_check(args: list[str]) -> None:
 
     cfg = _config(args)
     paths = [c.path for c in build_splits(cfg.data).all()]
-    bad = check(paths, cfg.sample.fps, cfg.sample.workers)
+    # decoding only: every core can take a share, whatever sample.workers says
+    bad = check(paths, cfg.sample.fps, max(cfg.sample.workers, min(8, os.cpu_count() or 1)))
     for path, err in bad.items():
         _echo(f"  unreadable {path}: {err}")
-    _echo(f"checked {len(paths)} videos: {len(paths) - len(bad)} ok, {len(bad)} unreadable")
+    out = Path(cfg.cache_dir) / f"unreadable_{cfg.name}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f"{p}\t{e}\n" for p, e in bad.items()))
+    _echo(f"checked {len(paths)} videos: {len(paths) - len(bad)} ok, {len(bad)} unreadable "
+          f"(list: {out}; extract and train skip them)")  # fmt: skip
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {

@@ -69,6 +69,11 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    clips: int = 1  # K > 1: also average K evenly spaced windows per test video (multi-view)
+
+
+@dataclass
 class PredictConfig:
     stride: float = 1.0  # seconds between timeline windows
 
@@ -79,12 +84,14 @@ class Config:
     runs_dir: str = "runs"
     cache_dir: str = "data/cache"
     exist_ok: bool = False  # reuse runs_dir/name instead of making name2, name3, ...
+    resume: bool = False  # continue runs_dir/name from its last checkpoint (after an interruption)
     data: DataConfig = field(default_factory=DataConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     features: FeatureSettings = field(default_factory=FeatureSettings)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 def _flat_keys(obj: Any, prefix: str = "") -> dict[str, Any]:

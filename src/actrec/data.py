@@ -27,6 +27,13 @@ def crop(n: int, window: int, rng: np.random.Generator | None) -> slice:
     return slice(start, start + window)
 
 
+def clip_starts(n: int, window: int, k: int) -> list[int]:
+    """Starts of `k` evenly spaced `window`-long windows over `n` steps (one when n <= window)."""
+    if n <= window or k <= 1:
+        return [max(0, (n - window) // 2)]
+    return sorted({int(round(s)) for s in np.linspace(0, n - window, k)})
+
+
 class SequenceDataset(Dataset):
     """Items `(x, label)` from `load(i)` → (T, D) arrays, cropped to `window` steps."""
 

@@ -8,6 +8,7 @@ backbone fingerprint and settings, sampling, head hyperparameters; nothing execu
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from dataclasses import asdict
@@ -18,12 +19,13 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from torchmetrics.functional.classification import multiclass_accuracy
 
 from actrec.backbone import Backbone
 from actrec.cache import FeatureCache
 from actrec.catalog import Clip, Splits, build_splits, load_clips
 from actrec.config import Config, save_config
-from actrec.data import SequenceDataModule, class_weights
+from actrec.data import SequenceDataModule, class_weights, clip_starts
 from actrec.errors import ActrecError
 from actrec.extract import extract, report
 from actrec.model import (
@@ -40,6 +42,10 @@ def run_dir(cfg: Config) -> Path:
     """`runs_dir/name`, or name2, name3, ... when it already holds a finished run."""
     root = Path(cfg.runs_dir)
     path, n = root / cfg.name, 2
+    if cfg.resume:
+        if not (path / "checkpoints" / "last.ckpt").is_file():
+            raise ActrecError(f"resume=true: {path} has no checkpoints/last.ckpt to resume from")
+        return path
     while not cfg.exist_ok and (path / "model.pt").exists():
         path, n = root / f"{cfg.name}{n}", n + 1
     path.mkdir(parents=True, exist_ok=True)
@@ -86,6 +92,20 @@ def _weighted_loss(cfg: Config) -> bool:
     return cfg.data.class_weights and cfg.data.sampler != "balanced"
 
 
+@torch.inference_mode()
+def multi_clip(head, arrays: list, labels: list[int], window: int, k: int, n_cls: int) -> dict:
+    """MMAction2's multi-view test: the mean of the head's probabilities over `k` evenly spaced
+    windows of each video → top-1 and mean class accuracy, keyed `test/acc_<k>clip`."""
+    probs = []
+    for arr in arrays:  # memory-mapped (T, D) float16
+        x = np.stack([arr[s : s + window] for s in clip_starts(len(arr), window, k)])
+        probs.append(torch.softmax(head(torch.from_numpy(x.astype(np.float32))), -1).mean(0))
+    p, y = torch.stack(probs), torch.tensor(labels)  # (N, C), (N,)
+    acc = multiclass_accuracy(p, y, n_cls, average="micro")
+    mca = multiclass_accuracy(p, y, n_cls, average="macro")
+    return {f"test/acc_{k}clip": float(acc), f"test/mean_class_acc_{k}clip": float(mca)}
+
+
 def _pyplot():
     """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
@@ -127,6 +147,17 @@ def _plot_curves(csv: Path, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _merge_log(path: Path, old: list[dict]) -> None:
+    """Lightning's CSVLogger starts metrics.csv afresh on resume: put the earlier epochs back."""
+    new = list(csv.DictReader(path.open())) if path.is_file() else []
+    first = min((int(float(r["epoch"])) for r in new if r.get("epoch")), default=1 << 30)
+    rows = [r for r in old if r.get("epoch") and int(float(r["epoch"])) < first] + new
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=sorted({k for r in rows for k in r}))
+        w.writeheader()
+        w.writerows(rows)
 
 
 def _quiet_lightning() -> None:
@@ -178,8 +209,13 @@ def train(cfg: Config, echo=print) -> dict:
         class_weights(train_labels, len(splits.classes)) if _weighted_loss(cfg) else None,
     )  # fmt: skip
     has_val = bool(dm.splits["val"][1])
+    log = out / "logs" / "metrics.csv"
+    old_log = list(csv.DictReader(log.open())) if cfg.resume and log.is_file() else []
     trainer = _trainer(cfg, out, has_val)
-    trainer.fit(model, dm)
+    resume = out / "checkpoints" / "last.ckpt" if cfg.resume else None
+    trainer.fit(model, dm, ckpt_path=resume)
+    if old_log:
+        _merge_log(log, old_log)
     best = trainer.checkpoint_callback.best_model_path or None
     if best:
         model = ActionClassifier.load_from_checkpoint(best)
@@ -190,6 +226,11 @@ def train(cfg: Config, echo=print) -> dict:
         cm = model.confusion.compute().cpu().numpy()
         _plot_confusion(cm, splits.classes, out / "confusion_matrix.png", "test")
         metrics["confusion_matrix"] = cm.tolist()
+        if cfg.eval.clips > 1:
+            load, labels = dm.splits["test"]
+            arrays = [load(i) for i in range(len(labels))]
+            metrics |= multi_clip(model.head.eval(), arrays, labels, cfg.data.window,
+                                  cfg.eval.clips, len(splits.classes))  # fmt: skip
     metrics.update(
         classes=splits.classes, best_checkpoint=best, backbone=backbone.fingerprint,
         pretrained=backbone.pretrained, warning=backbone.warning,
@@ -206,11 +247,16 @@ def train(cfg: Config, echo=print) -> dict:
 
 
 def evaluate(
-    model_path: str | Path, data: str | Path, cache_dir: str = "data/cache", echo=print
+    model_path: str | Path,
+    data: str | Path,
+    cache_dir: str = "data/cache",
+    echo=print,
+    clips_per_video: int = 1,
 ) -> dict:
     """Metrics and confusion matrix of a bundle on a dataset (folder or list file).
 
-    Written to `<model folder>/eval/`; the clips are scored as in `train`'s test stage.
+    Written to `<model folder>/eval/`; the clips are scored as in `train`'s test stage, and
+    with `clips_per_video` > 1 also averaged over that many windows per video.
     """
     bundle = load_bundle(model_path)
     backbone = backbone_for_bundle(bundle)
@@ -231,6 +277,11 @@ def evaluate(
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False,
                         callbacks=[RichProgressBar(leave=False)])  # fmt: skip
     metrics = {k: float(v) for k, v in trainer.test(model, dm, verbose=False)[0].items()}
+    if clips_per_video > 1:
+        labels = [classes.index(c.label) for c in clips]
+        arrays = [load(i) for i in range(len(clips))]
+        metrics |= multi_clip(model.head.eval(), arrays, labels, s["window"], clips_per_video,
+                              len(classes))  # fmt: skip
     out = Path(model_path).parent / "eval"
     out.mkdir(exist_ok=True)
     cm = model.confusion.compute().cpu().numpy()
