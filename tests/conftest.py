@@ -75,3 +75,26 @@ def run(tiny_dataset, tmp_path_factory) -> dict:
         **{f"features.{k}": v for k, v in TINY_FEATURES.items()},
     })  # fmt: skip
     return train(cfg, echo=lambda *_: None)
+
+
+def write_ucf101(root: Path, classes: list[str], groups=(1, 8), clips: int = 2, n: int = 8):
+    """A fake UCF101 tree: `root/videos/<class>/v_<class>_gGG_cCC.avi` and
+    `root/ucfTrainTestlist/` (classInd, trainlist01, testlist01: groups 1-7 test, as in split 1).
+    Returns (videos, annotations, {file name: 'train' | 'test'})."""
+    videos, ann = root / "videos", root / "ucfTrainTestlist"
+    ann.mkdir(parents=True, exist_ok=True)
+    (ann / "classInd.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes, 1)))
+    lists: dict[str, list[str]] = {"train": [], "test": []}
+    split: dict[str, str] = {}
+    for k, c in enumerate(classes, 1):
+        (videos / c).mkdir(parents=True, exist_ok=True)
+        for g in groups:
+            for j in range(1, clips + 1):
+                name = f"{c}/v_{c}_g{g:02d}_c{j:02d}.avi"
+                write_clip(videos / name, n=n + j + g % 5)
+                stage = "test" if g <= 7 else "train"
+                lists[stage].append(f"{name} {k}" if stage == "train" else name)
+                split[Path(name).name] = stage
+    (ann / "trainlist01.txt").write_text("".join(f"{line}\n" for line in lists["train"]))
+    (ann / "testlist01.txt").write_text("".join(f"{line}\n" for line in lists["test"]))
+    return videos, ann, split

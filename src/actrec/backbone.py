@@ -114,16 +114,21 @@ class Backbone:
         if bad:
             raise ActrecError(f"features.layers: no layer {bad[0]} (0..{len(net.model) - 1})")
         self.weights_hash = _weights_hash(torch.nn.ModuleList(self.layers))
-        self.device = pick_device(s.device)
-        # Untrained activations fall below fp16's range by the last layers; bf16 has fp32's.
-        half = torch.float16 if self.pretrained else torch.bfloat16
-        self.dtype = half if (s.half and self.device.type == "cuda") else torch.float32
         net.fuse()  # folds BatchNorm into the convolutions: same maths, fewer ops
-        self.net = torch.nn.ModuleList(self.layers).to(self.device, self.dtype).eval()
-        self.net.requires_grad_(False)
+        self.net = torch.nn.ModuleList(self.layers).eval().requires_grad_(False)
+        self.to(pick_device(s.device))
         self.scales: list[float] = [1.0] * len(s.layers)
         self.scales = self._calibrate()
         self.feature_dim = self._probe_dim()
+
+    def to(self, device: torch.device) -> Backbone:
+        """Run on `device` (a DDP rank moves to its own), at half precision on CUDA if asked."""
+        self.device = device
+        # Untrained activations fall below fp16's range by the last layers; bf16 has fp32's.
+        half = torch.float16 if self.pretrained else torch.bfloat16
+        self.dtype = half if (self.settings.half and device.type == "cuda") else torch.float32
+        self.net.to(device, self.dtype)
+        return self
 
     @property
     def fingerprint(self) -> str:

@@ -30,6 +30,7 @@ class Entry:
     fps: float = 0.0  # the video's native rate
     times: list[float] = field(default_factory=list)  # (T,) seconds of each stored frame
     error: str = ""
+    rank: int = 0  # the DDP rank that extracted it
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -74,12 +75,15 @@ class FeatureCache:
             return None
         return e
 
-    def put(self, source: str, features: np.ndarray, fps: float, times: np.ndarray) -> Entry:
+    def put(
+        self, source: str, features: np.ndarray, fps: float, times: np.ndarray, rank: int = 0
+    ) -> Entry:
         """Store `features` (T, D) as float16, then its sidecar: the sidecar marks it complete."""
         size, mtime = _stat(source)
         arr = np.ascontiguousarray(features, dtype=np.float16)
         _atomic_write(self.array_path(source), lambda f: np.save(f, arr))
-        e = Entry(source, size, mtime, "ok", len(arr), fps, [round(float(t), 4) for t in times])
+        times = [round(float(t), 4) for t in times]
+        e = Entry(source, size, mtime, "ok", len(arr), fps, times, rank=rank)
         self._write_sidecar(source, e)
         return e
 

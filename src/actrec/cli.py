@@ -32,8 +32,15 @@ CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are liste
 configs/default.yaml."""
 
 
+def _rank_zero() -> bool:
+    """False in the other processes of a DDP run (Lightning re-runs the command in each)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return all(os.environ.get(k, "0") == "0" for k in ranks)
+
+
 def _echo(msg: str) -> None:
-    print(msg, flush=True)
+    if _rank_zero():
+        print(msg, flush=True)
 
 
 def _options(args: list[str], allowed: dict[str, object]) -> dict:
@@ -87,6 +94,8 @@ def cmd_train(args: list[str]) -> None:
     from actrec.train import train
 
     m = train(_config(args), _echo)
+    if not _rank_zero():
+        return
     if m.get("warning"):
         _echo(m["warning"])
     if "test/acc" in m:
@@ -184,6 +193,16 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     os.environ.setdefault("YOLO_OFFLINE", "True")
+    if not _rank_zero():  # the other DDP ranks would repeat rank 0's lines and warnings
+        logging.getLogger("actrec").setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
+
+
+def _leave_process_group() -> None:
+    """After a DDP run: close the process group, so no rank exits with gloo's threads alive."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if cmd not in COMMANDS:
             raise unknown_key(cmd, list(COMMANDS), "command")
         COMMANDS[cmd](args)
+        _leave_process_group()
     except ActrecError as e:
         print(f"actrec {cmd}: error: {e}", file=sys.stderr)
         return 1

@@ -64,8 +64,16 @@ class TrainConfig:
     label_smoothing: float = 0.1
     patience: int = 60  # epochs without val/acc improvement before stopping
     seed: int = 0
-    accelerator: str = "auto"
-    devices: Any = 1
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning Trainer arguments, shared by extraction (`Trainer.predict`) and training."""
+
+    accelerator: str = "auto"  # auto | cpu | gpu | mps
+    devices: Any = 1  # how many per node (or a list of ids, or "auto"); > 1 runs DDP
+    num_nodes: int = 1
+    strategy: str = "auto"  # auto (DDP when devices * num_nodes > 1) | ddp | ddp_spawn | ...
 
 
 @dataclass
@@ -90,6 +98,7 @@ class Config:
     features: FeatureSettings = field(default_factory=FeatureSettings)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 

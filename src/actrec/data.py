@@ -13,6 +13,7 @@ from collections.abc import Callable
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 # (features (T, D) float32, label) per item; (x (B, T, D), lengths (B,), labels (B,)) per batch
@@ -92,6 +93,10 @@ class SequenceDataModule(L.LightningDataModule):
         load, labels = self.splits[stage]
         ds = SequenceDataset(load, labels, self.window, train=train, seed=self.seed)
         sampler = None
+        t = self.trainer
+        if not train and t is not None and t.world_size > 1:
+            # Lightning's default would repeat clips to even out the ranks: each exactly once
+            sampler = UnrepeatedDistributedSampler(ds, t.world_size, t.global_rank, shuffle=False)
         if train and self.sampler == "balanced":
             w = class_weights(labels, max(labels) + 1)
             sampler = WeightedRandomSampler([w[y] for y in labels], len(labels), replacement=True)

@@ -158,7 +158,9 @@ class ActionClassifier(L.LightningModule):
         if stage == "test":
             self.confusion.update(logits, y)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=on_step)
+        # sync_dist: the mean over every DDP rank (a no-op on one device)
+        self.log(f"{stage}/loss", loss, on_epoch=True, on_step=False, prog_bar=on_step,
+                 sync_dist=True)  # fmt: skip
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=not on_step)
         return loss
 

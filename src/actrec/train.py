@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from actrec.backbone import Backbone
@@ -27,7 +28,7 @@ from actrec.catalog import Clip, Splits, build_splits, load_clips
 from actrec.config import Config, save_config
 from actrec.data import SequenceDataModule, class_weights, clip_starts
 from actrec.errors import ActrecError
-from actrec.extract import extract, report
+from actrec.extract import extract, quiet_lightning, report
 from actrec.model import (
     ActionClassifier,
     backbone_for_bundle,
@@ -63,7 +64,10 @@ def extract_splits(cfg: Config, splits: Splits, backbone: Backbone, echo=print) 
     """Fill the cache for every clip of every split; failures are reported, not fatal."""
     cache = FeatureCache(cfg.cache_dir, backbone.fingerprint, cfg.sample.fps)
     paths = [c.path for c in splits.all()]
-    summary = extract(paths, backbone, cache, cfg.sample.fps, cfg.sample.chunk, cfg.sample.workers)
+    s = cfg.sample
+    summary = extract(
+        paths, backbone, cache, s.fps, s.chunk, s.workers, trainer=asdict(cfg.trainer)
+    )
     cache.write_manifest({"backbone": backbone.describe(), "sample": asdict(cfg.sample)})
     report(summary, echo)
     return cache
@@ -160,14 +164,8 @@ def _merge_log(path: Path, old: list[dict]) -> None:
         w.writerows(rows)
 
 
-def _quiet_lightning() -> None:
-    # Lightning resets its loggers to INFO on import; its device banner and tips are noise here.
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
-    _quiet_lightning()
+    quiet_lightning()
     # with a val split: keep the best epoch on val/acc; without one: the last epoch
     monitor = "val/acc" if has_val else None
     callbacks = [
@@ -179,8 +177,7 @@ def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
     return L.Trainer(
         max_epochs=cfg.train.epochs,
         limit_val_batches=1.0 if has_val else 0,  # no empty val loop (and no warning about it)
-        accelerator=cfg.train.accelerator,
-        devices=cfg.train.devices,
+        **asdict(cfg.trainer),
         callbacks=callbacks,
         logger=CSVLogger(out, name="logs", version=""),
         log_every_n_steps=1,
@@ -190,32 +187,34 @@ def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
 
 
 def train(cfg: Config, echo=print) -> dict:
-    """Fit and test on `cfg`; returns the metrics written to `metrics.json`."""
+    """Fit and test on `cfg`; returns the metrics written to `metrics.json`.
+
+    With `trainer.devices` > 1 Lightning runs this in every DDP rank; only rank 0 speaks and
+    writes the run folder's files.
+    """
     L.seed_everything(cfg.train.seed, verbose=False)
+    echo = rank_zero_only(echo)
     splits = build_splits(cfg.data)
     echo(f"clips: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}; "
          f"classes: {', '.join(splits.classes)}")  # fmt: skip
     backbone = Backbone(cfg.features)
     cache = extract_splits(cfg, splits, backbone, echo)
     out = run_dir(cfg)
-    save_config(cfg, out / "config.yaml")
-    write_split_lists(splits, out)
+    if rank_zero_only.rank == 0:
+        save_config(cfg, out / "config.yaml")
+        write_split_lists(splits, out)
     dm = datamodule(cfg, splits, cache)
-    train_labels = dm.splits["train"][1]
     model = ActionClassifier(
         backbone.feature_dim, splits.classes, cfg.model.hidden, cfg.model.layers,
         cfg.model.dropout, cfg.model.clip_norm, cfg.train.lr, cfg.train.weight_decay,
         cfg.train.label_smoothing,
-        class_weights(train_labels, len(splits.classes)) if _weighted_loss(cfg) else None,
+        class_weights(dm.splits["train"][1], len(splits.classes)) if _weighted_loss(cfg) else None,
     )  # fmt: skip
     has_val = bool(dm.splits["val"][1])
     log = out / "logs" / "metrics.csv"
     old_log = list(csv.DictReader(log.open())) if cfg.resume and log.is_file() else []
     trainer = _trainer(cfg, out, has_val)
-    resume = out / "checkpoints" / "last.ckpt" if cfg.resume else None
-    trainer.fit(model, dm, ckpt_path=resume)
-    if old_log:
-        _merge_log(log, old_log)
+    trainer.fit(model, dm, ckpt_path=out / "checkpoints" / "last.ckpt" if cfg.resume else None)
     best = trainer.checkpoint_callback.best_model_path or None
     if best:
         model = ActionClassifier.load_from_checkpoint(best)
@@ -223,9 +222,14 @@ def train(cfg: Config, echo=print) -> dict:
     if dm.splits["test"][1]:
         model.confusion.reset()
         metrics = {k: float(v) for k, v in trainer.test(model, dm, verbose=False)[0].items()}
-        cm = model.confusion.compute().cpu().numpy()
-        _plot_confusion(cm, splits.classes, out / "confusion_matrix.png", "test")
-        metrics["confusion_matrix"] = cm.tolist()
+        metrics["confusion_matrix"] = model.confusion.compute().cpu().numpy().tolist()  # all ranks
+    if not trainer.is_global_zero:
+        return metrics
+    if old_log:
+        _merge_log(log, old_log)
+    if "confusion_matrix" in metrics:
+        _plot_confusion(np.array(metrics["confusion_matrix"]), splits.classes,
+                        out / "confusion_matrix.png", "test")  # fmt: skip
         if cfg.eval.clips > 1:
             load, labels = dm.splits["test"]
             arrays = [load(i) for i in range(len(labels))]
@@ -273,7 +277,7 @@ def evaluate(
     model = ActionClassifier(**{k: v for k, v in bundle["head"].items() if k != "num_classes"},
                              classes=classes)  # fmt: skip
     model.head.load_state_dict(bundle["state_dict"])
-    _quiet_lightning()
+    quiet_lightning()
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False,
                         callbacks=[RichProgressBar(leave=False)])  # fmt: skip
     metrics = {k: float(v) for k, v in trainer.test(model, dm, verbose=False)[0].items()}

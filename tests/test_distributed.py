@@ -1,0 +1,52 @@
+"""DDP on CPU (gloo, 2 processes): extraction shares the videos between ranks, training runs on
+both, and only rank 0 speaks and writes the run folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TINY_FEATURES, write_ucf101
+
+ACTREC = str(Path(sys.executable).parent / "actrec")
+
+
+def _actrec(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([ACTREC, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_two_rank_extraction_and_training_on_fake_ucf101(tmp_path):
+    videos, ann, split = write_ucf101(tmp_path, ["Archery", "Bowling", "Diving"])
+    feats = "".join(f"  {k}: {v}\n" for k, v in TINY_FEATURES.items())
+    (tmp_path / "c.yaml").write_text(
+        f"data:\n  format: ucf101\n  root: {videos}\n  annotations: {ann}\n  val_frac: 0\n"
+        f"  window: 8\n  batch: 4\ncache_dir: {tmp_path / 'cache'}\nruns_dir: {tmp_path / 'runs'}\n"
+        f"sample:\n  workers: 0\nfeatures:\n{feats}train:\n  epochs: 2\n"
+        "trainer:\n  accelerator: cpu\n  devices: 2\n"
+    )  # fmt: skip
+    p = _actrec("train", "c.yaml", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("extracted 12, cached 0, failed 0") == 1  # rank 0 alone reports
+    assert p.stdout.count("test: top-1") == 1
+
+    manifest = json.loads(next((tmp_path / "cache").glob("*/manifest.json")).read_text())
+    names = [Path(v["source"]).name for v in manifest["videos"]]
+    assert sorted(names) == sorted(split)  # every clip exactly once
+    assert {v["rank"] for v in manifest["videos"]} == {0, 1}  # both ranks did a share
+    assert all(v["status"] == "ok" and v["frames"] > 0 for v in manifest["videos"])
+
+    run = tmp_path / "runs" / "exp"
+    assert not (tmp_path / "runs" / "exp2").exists()
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["clips"] == {"train": 6, "val": 0, "test": 6}
+    tested = {
+        Path(line.split()[0]).name
+        for line in (run / "test_list.txt").read_text().split("\n")
+        if line
+    }
+    assert tested == {n for n, s in split.items() if s == "test"}  # split 1 exactly
+
+    again = _actrec("extract", "c.yaml", cwd=tmp_path)
+    assert again.returncode == 0 and "extracted 0, cached 12, failed 0" in again.stdout
