@@ -199,6 +199,7 @@ def train(cfg: Config, echo=print) -> dict:
          f"classes: {', '.join(splits.classes)}")  # fmt: skip
     backbone = Backbone(cfg.features)
     cache = extract_splits(cfg, splits, backbone, echo)
+    L.seed_everything(cfg.train.seed, verbose=False)  # the same run whether extraction ran or not
     out = run_dir(cfg)
     if rank_zero_only.rank == 0:
         save_config(cfg, out / "config.yaml")
@@ -238,7 +239,7 @@ def train(cfg: Config, echo=print) -> dict:
     metrics.update(
         classes=splits.classes, best_checkpoint=best, backbone=backbone.fingerprint,
         pretrained=backbone.pretrained, warning=backbone.warning,
-        clips=dict(train=len(splits.train), val=len(splits.val), test=len(splits.test)),
+        clips={stage: len(dm.splits[stage][1]) for stage in ("train", "val", "test")},  # decoded
         videos_failed=len(splits.all()) - len(_usable(splits.all(), cache)),
     )  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))

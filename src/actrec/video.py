@@ -1,8 +1,8 @@
 """Decoding and sampling: a video file, camera or stream → chunks of RGB frames with timestamps.
 
-Second stage of the flow (after `catalog`). decord reads files (fast seeking, resize in the
-decoder); OpenCV takes over for what decord cannot open (GIFs, some containers) and for cameras and
-stream URLs. Both give the same iterator: bounded chunks, so memory never grows with video length.
+Second stage of the flow (after `catalog`). OpenCV reads files, cameras and stream URLs; decord
+takes over for files OpenCV cannot open. Both give the same iterator: bounded chunks, read in
+order, so memory never grows with video length.
 `Grabber` reads any of them in a thread that keeps only the newest frame, for `live`.
 """
 
@@ -87,6 +87,7 @@ class VideoSource:
         try:
             import decord
 
+            decord.logging.set_level(decord.logging.QUIET)  # its errors come back as exceptions
             self._vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
             self.n_frames = len(self._vr)
             self.fps = float(self._vr.get_avg_fps()) or 25.0
@@ -193,7 +194,7 @@ class VideoSource:
 
 
 def open_video(source: str | int | Path, min_frames: int = 2, decord: bool = True) -> VideoSource:
-    """Open a file (decord, else OpenCV; `decord=False`: OpenCV only), a camera or a stream."""
+    """Open a file (OpenCV, else decord; `decord=False`: OpenCV only), a camera or a stream."""
     return VideoSource(source, min_frames=min_frames, decord=decord)
 
 
