@@ -203,11 +203,18 @@ def bench_f(imgsz: int, seconds: float) -> dict:
     return dict(fps=r["all"]["fps"], p50=r["all"]["p50"], p95=r["all"]["p95"])
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run with the median frames/s, with every round's rate kept beside it."""
+    mid = sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]
+    return {**mid, "rounds": [round(r["fps"], 1) for r in runs]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[224, 320])
     p.add_argument("--c-frames", type=int, default=400, help="frames timed for C")
     p.add_argument("--live-seconds", type=float, default=20)
+    p.add_argument("--rounds", type=int, default=3, help="A, B, C repeated; medians reported")
     a = p.parse_args()
     import torch
 
@@ -220,12 +227,18 @@ def main() -> None:
             f"threads), {len(paths)} videos")  # fmt: skip
     print(head)
     res: dict = dict(header=head, sizes={})
+    # A, B and C take turns, round after round, and each reports its median: this shared VM's
+    # speed drifts by +-20 % within minutes, and a ratio of one-off timings would inherit it
     for s in a.sizes:
-        r = res["sizes"][s] = {}
-        r["A"], r["B"] = bench_a(paths, s), bench_b(paths, s)
-        r["C"] = bench_c(paths, s, a.c_frames)
-        print(f"imgsz {s}: A {r['A']['fps']:.1f} f/s (batch {r['A']['batch']}), "
-              f"B {r['B']['fps']:.1f} f/s, C {r['C']['fps']:.1f} f/s", flush=True)  # fmt: skip
+        runs: dict[str, list[dict]] = {"A": [], "B": [], "C": []}
+        for k in range(a.rounds):
+            runs["A"].append(bench_a(paths, s))
+            runs["B"].append(bench_b(paths, s))
+            runs["C"].append(bench_c(paths, s, a.c_frames))
+            print(f"imgsz {s}, round {k + 1}: A {runs['A'][-1]['fps']:.1f} f/s (batch "
+                  f"{runs['A'][-1]['batch']}), B {runs['B'][-1]['fps']:.1f} f/s, "
+                  f"C {runs['C'][-1]['fps']:.1f} f/s", flush=True)  # fmt: skip
+        res["sizes"][s] = {key: _median(rs) for key, rs in runs.items()}
     s0 = a.sizes[0]
     res["D"], res["E"], res["F"] = bench_d(s0), bench_e(s0), bench_f(s0, a.live_seconds)
     print_table(res, s0)
