@@ -158,21 +158,27 @@ class VideoSource:
         return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
     def _cv_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:
+        # grab() decodes every frame (the codec needs them all) but only the sampled ones are
+        # retrieved (colour-converted and copied out), and they are resized before the BGR→RGB
+        # swap, which is a pure channel permutation: the same pixels for far less work.
         ratio = self.fps / target_fps if target_fps and target_fps < self.fps else 1.0
-        tick, i, frame = 0, 0, self._first
+        tick, i, frame, more = 0, 0, self._first, True  # frame 0 was read at open
         buf: list[np.ndarray] = []
         nums: list[int] = []
-        while frame is not None:
+        while more:
             if i >= math.ceil(tick * ratio - 1e-6):  # same rule as sampled_indices
-                buf.append(self._resized(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size))
+                if frame is None:
+                    ok, frame = self._cap.retrieve()
+                    if not ok:
+                        break
+                buf.append(cv2.cvtColor(self._resized(frame, size), cv2.COLOR_BGR2RGB))
                 nums.append(i)
                 while math.ceil(tick * ratio - 1e-6) <= i:
                     tick += 1
                 if len(buf) == chunk:
                     yield self._cv_chunk(buf, nums)
                     buf, nums = [], []
-            ok, frame = self._cap.read()
-            frame = frame if ok else None
+            frame, more = None, self._cap.grab()
             i += 1
         if buf:
             yield self._cv_chunk(buf, nums)
