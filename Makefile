@@ -34,7 +34,7 @@ test: install ## run the test suite (fast; slow end-to-end tests: make test-all)
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -q -m ''
 
-bench: install ## speed benchmarks A-F (offline, CPU, ~5 min): prints a table, writes data/bench/speed.json
+bench: install ## speed benchmarks A-F (offline, CPU, ~5 min; A-C over 3 rounds, medians): prints a table, writes data/bench/speed.json
 	$(PY) bench/speed.py
 
 lint: install ## ruff lint and format check
