@@ -23,13 +23,14 @@ def test_two_rank_extraction_and_training_on_fake_ucf101(tmp_path):
     (tmp_path / "c.yaml").write_text(
         f"data:\n  format: ucf101\n  root: {videos}\n  annotations: {ann}\n  val_frac: 0\n"
         f"  window: 8\n  batch: 4\ncache_dir: {tmp_path / 'cache'}\nruns_dir: {tmp_path / 'runs'}\n"
-        f"sample:\n  workers: 0\nfeatures:\n{feats}train:\n  epochs: 2\n"
+        f"sample:\n  workers: 0\nfeatures:\n{feats}train:\n  epochs: 2\neval:\n  clips: 3\n"
         "trainer:\n  accelerator: cpu\n  devices: 2\n"
     )  # fmt: skip
     p = _actrec("train", "c.yaml", cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.count("extracted 12, cached 0, failed 0") == 1  # rank 0 alone reports
     assert p.stdout.count("test: top-1") == 1
+    assert p.stdout.count("3 clips per video") == 1  # multi-clip test, on rank 0 only
 
     manifest = json.loads(next((tmp_path / "cache").glob("*/manifest.json")).read_text())
     names = [Path(v["source"]).name for v in manifest["videos"]]
@@ -41,6 +42,7 @@ def test_two_rank_extraction_and_training_on_fake_ucf101(tmp_path):
     assert not (tmp_path / "runs" / "exp2").exists()
     m = json.loads((run / "metrics.json").read_text())
     assert m["clips"] == {"train": 6, "val": 0, "test": 6}
+    assert 0.0 <= m["test/acc_3clip"] <= 1.0
     tested = {
         Path(line.split()[0]).name
         for line in (run / "test_list.txt").read_text().split("\n")

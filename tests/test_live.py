@@ -95,16 +95,24 @@ def test_lanes_follow_the_source_rate():
 def test_headless_writes_and_closes_video_and_log(run, tiny_dataset, tmp_path, mode):
     clip = next((tiny_dataset / "clapping").glob("*.mp4"))
     n_frames = open_video(clip).n_frames
+    log = tmp_path / "new" / "l.jsonl"  # its folder does not exist yet
     opts = LiveOptions(source=str(clip), mode=mode, realtime=False, headless=True,
-                       out=str(tmp_path / "o.mp4"), log=str(tmp_path / "l.jsonl"))  # fmt: skip
+                       out=str(tmp_path / "o.mp4"), log=str(log))  # fmt: skip
     r = run_live(Path(run["run_dir"]) / "model.pt", opts, echo=lambda *_: None)
-    rows = [json.loads(line) for line in (tmp_path / "l.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(rows) == r["labelled"] > 0 and r["dropped"] == 0
     assert {"t", "label", "score", "fps", "latency_ms"} <= set(rows[0])
     assert rows[-1]["label"] == r["label"]
     with open_video(tmp_path / "o.mp4") as out:  # closed properly: it decodes, every frame kept
         assert out.n_frames == n_frames
     assert not list(tmp_path.glob("*.part*"))
+
+
+def test_a_log_that_cannot_be_written_is_one_clear_error(run, tiny_dataset, tmp_path):
+    clip = next((tiny_dataset / "clapping").glob("*.mp4"))
+    opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(tmp_path))
+    with pytest.raises(ActrecError, match="cannot write the log"):
+        run_live(Path(run["run_dir"]) / "model.pt", opts, echo=lambda *_: None)
 
 
 def test_window_mode_ends_on_predicts_label(run, tmp_path):

@@ -101,9 +101,9 @@ def cmd_train(args: list[str]) -> None:
     if "test/acc" in m:
         _echo(f"test: top-1 {m['test/acc']:.3f}, mean class acc {m['test/mean_class_acc']:.3f}, "
               f"macro F1 {m['test/f1']:.3f} on {m['clips']['test']} held-out clips")  # fmt: skip
+        _echo_k_clip(m)
     if m.get("videos_failed"):
         _echo(f"skipped {m['videos_failed']} videos that do not decode (listed above)")
-        _echo_k_clip(m)
     _echo(f"run: {m['run_dir']} (model.pt, metrics.json, confusion_matrix.png, curves.png)")
 
 

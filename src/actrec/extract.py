@@ -1,9 +1,10 @@
 """Extraction driver: videos → (decode in worker processes) → backbone → feature cache.
 
-Fifth stage of the flow: it drives `video`, `backbone` and `cache`. DataLoader workers decode,
-sample and resize in bounded chunks while the main process runs the backbone; each finished video
-is written atomically. Videos already cached are skipped (resume); a video that cannot be decoded
-is recorded as failed and reported at the end, never fatal.
+Fifth stage of the flow: it drives `video`, `backbone` and `cache`. Lightning's `Trainer.predict`
+runs it: DataLoader workers decode, sample and resize in bounded chunks while the process runs the
+backbone, and a prediction writer stores each finished video atomically. With several devices or
+nodes (DDP) each rank takes its own share of the videos. Videos already cached are skipped
+(resume); a video that cannot be decoded is recorded as failed and reported, never fatal.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Summary:
 
 
 class ChunkStream(IterableDataset):
-    """Yields decoded chunks of each video: dicts with `video` (index), `frames` (N, S, S, 3),
+    """Yields decoded chunks of each video: dicts with `path`, `frames` (N, S, S, 3),
     `prev` (the frame before, for the motion stream), `times`, `last`, and `error` on failure.
     Worker k takes videos k, k + W, k + 2W, ..."""
 
@@ -60,16 +61,16 @@ class ChunkStream(IterableDataset):
             with open_video(self.paths[i]) as src:
                 fps, duration = src.fps, src.duration
                 for c in src.chunks(self.fps, (self.imgsz, self.imgsz), self.chunk):
-                    yield dict(video=i, path=self.paths[i], frames=c.frames, prev=prev,
+                    yield dict(path=self.paths[i], frames=c.frames, prev=prev,
                                times=c.times, last=False)  # fmt: skip
                     prev = c.frames[-1]
         except Exception as e:  # ours, or a decoder's own exception types: report, keep going
             msg = str(e) if isinstance(e, ActrecError) else f"cannot decode {self.paths[i]}: {e}"
-            yield dict(video=i, path=self.paths[i], frames=empty, prev=None, times=np.zeros(0),
+            yield dict(path=self.paths[i], frames=empty, prev=None, times=np.zeros(0),
                        last=True, error=msg)  # fmt: skip
             return
         end = dict(last=True, fps=fps, duration=duration)
-        yield dict(video=i, path=self.paths[i], frames=empty, prev=None, times=np.zeros(0), **end)
+        yield dict(path=self.paths[i], frames=empty, prev=None, times=np.zeros(0), **end)
 
 
 def _progress(total: int, enabled: bool):
@@ -222,7 +223,7 @@ def check(paths: list[str], fps: float = 10.0, workers: int = 1, progress: bool 
         task = bar.add_task("check", total=len(paths))
         for item in loader:
             if "error" in item:
-                bad[paths[item["video"]]] = item["error"]
+                bad[item["path"]] = item["error"]
             if item["last"]:
                 bar.advance(task)
     return bad

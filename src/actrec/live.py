@@ -20,6 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import cv2
 import numpy as np
@@ -27,12 +28,7 @@ import torch
 
 from actrec.backbone import Backbone
 from actrec.errors import ActrecError
-from actrec.model import (
-    GRUHead,
-    backbone_for_bundle,
-    head_from_bundle,
-    load_bundle,
-)
+from actrec.model import GRUHead, backbone_for_bundle, head_from_bundle, load_bundle
 from actrec.predict import draw_label
 from actrec.video import Grabber
 
@@ -237,6 +233,16 @@ def _summary(records: list[dict], grab: Grabber, shown: tuple, seconds: float) -
     )  # fmt: skip
 
 
+def _open_log(path: str) -> TextIO:
+    """The JSON-lines log, its folder made if needed; closed by `run_live`'s `finally`."""
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p.open("w")
+    except OSError as e:
+        raise ActrecError(f"cannot write the log {p}: {e.strerror}") from None
+
+
 def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
     bundle = load_bundle(model)
@@ -246,14 +252,19 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
         _qt_fonts()
-    grab = Grabber(opts.source, opts.realtime)
+    logf = _open_log(opts.log) if opts.log else None  # before the camera: a bad path fails fast
+    try:
+        grab = Grabber(opts.source, opts.realtime)
+    except ActrecError:
+        if logf:
+            logf.close()
+        raise
     s = bundle["sample"]
     k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
     score = Scorer(head, backbone, s["window"], opts.mode, k)
     smooth = Smoother(bundle["classes"], opts.smooth, opts.threshold, opts.topk)
     rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
     writer = VideoOut(opts.out, grab.fps, grab.size) if opts.out else None
-    logf = open(opts.log, "w") if opts.log else None  # noqa: SIM115 (closed in finally)
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {opts.mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []

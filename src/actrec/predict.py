@@ -48,6 +48,14 @@ def video_features(path: str, backbone: Backbone, fps: float, chunk: int = 32, w
     return np.concatenate(parts), times, duration
 
 
+def _write_json(path: Path, result: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1))
+    except OSError as e:
+        raise ActrecError(f"cannot write {path}: {e.strerror}") from None
+
+
 def window_starts(steps: int, window: int, stride: int) -> list[int]:
     """Starts of `window`-long windows every `stride` steps; the last one ends at `steps`.
 
@@ -111,7 +119,7 @@ def predict_video(
         backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"],
     )  # fmt: skip
     if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=1))
+        _write_json(Path(json_path), result)
     if out:
         annotate(str(video), result["timeline"], Path(out))
     return result
