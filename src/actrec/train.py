@@ -68,7 +68,8 @@ def extract_splits(cfg: Config, splits: Splits, backbone: Backbone, echo=print) 
     summary = extract(
         paths, backbone, cache, s.fps, s.chunk, s.workers, trainer=asdict(cfg.trainer)
     )
-    cache.write_manifest({"backbone": backbone.describe(), "sample": asdict(cfg.sample)})
+    if rank_zero_only.rank == 0:  # every rank's sidecars are in by now (extract's barrier)
+        cache.write_manifest({"backbone": backbone.describe(), "sample": asdict(cfg.sample)})
     report(summary, echo)
     return cache
 
