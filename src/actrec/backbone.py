@@ -106,7 +106,6 @@ class Backbone:
             raise ActrecError(f"features.grid must be 1 or more, got {s.grid}")
         if not (s.appearance or s.motion):
             raise ActrecError("features.appearance and features.motion are both false")
-        self._pool = F.adaptive_max_pool2d if s.pool == "max" else F.adaptive_avg_pool2d
         yolo, self.weights_name, self.pretrained, self.warning = _load_yolo(s.weights)
         net = yolo.model  # ultralytics DetectionModel
         self.layers = list(net.model)[: max(s.layers) + 1]

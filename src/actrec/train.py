@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -74,6 +75,10 @@ def extract_splits(cfg: Config, splits: Splits, backbone: Backbone, echo=print) 
     return cache
 
 
+def _load(cache: FeatureCache, paths: list[str], i: int) -> np.ndarray:
+    return cache.load(paths[i])  # memory-mapped (T, D); a partial of this pickles (ddp_spawn)
+
+
 def _usable(clips: list[Clip], cache: FeatureCache) -> list[Clip]:
     return [c for c in clips if (e := cache.entry(c.path)) is not None and e.status == "ok"]
 
@@ -82,7 +87,7 @@ def datamodule(cfg: Config, splits: Splits, cache: FeatureCache) -> SequenceData
     parts = {}
     for stage in ("train", "val", "test"):
         clips = _usable(getattr(splits, stage), cache)
-        load = lambda i, cl=clips: cache.load(cl[i].path)  # noqa: E731
+        load = partial(_load, cache, [c.path for c in clips])
         parts[stage] = (load, [splits.classes.index(c.label) for c in clips])
     if not parts["train"][1]:
         raise ActrecError("no training video could be decoded")
@@ -274,7 +279,7 @@ def evaluate(
     clips = _usable(clips, cache)
     if not clips:
         raise ActrecError(f"no video of {data} could be decoded")
-    load = lambda i: cache.load(clips[i].path)  # noqa: E731
+    load = partial(_load, cache, [c.path for c in clips])
     dm = SequenceDataModule({"test": (load, [classes.index(c.label) for c in clips])}, s["window"])
     model = ActionClassifier(**{k: v for k, v in bundle["head"].items() if k != "num_classes"},
                              classes=classes)  # fmt: skip
