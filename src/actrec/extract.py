@@ -136,7 +136,8 @@ class _CacheWriter(BasePredictionWriter):
         path = item["path"]
         if "error" in item:
             self.cache.put_failure(path, item["error"])
-            self.parts.pop(path, None), self.times.pop(path, None)
+            self.parts.pop(path, None)  # chunks that decoded before the failure
+            self.times.pop(path, None)
         elif not item["last"]:
             self.parts.setdefault(path, []).append(feats)
             self.times.setdefault(path, []).append(np.asarray(item["times"]))
