@@ -11,7 +11,6 @@ and the process's peak resident memory (VmHWM). Made once under data/bench/scale
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import time
 import warnings
@@ -57,14 +56,14 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1)
     a = p.parse_args()
     from actrec.data import SequenceDataModule
+    from actrec.extract import quiet_lightning
     from actrec.model import ActionClassifier
 
     cache, paths, labels, made = build(a.videos, a.frames, a.dim, a.classes)
     size = sum(Path(cache.array_path(q)).stat().st_size for q in paths) / 2**30
     print(f"cache: {a.videos} sequences of {a.frames} x {a.dim} float16, {size:.1f} GiB on disk "
           f"({made:.0f} s to write)")  # fmt: skip
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_lightning()  # no banners between the results
     warnings.filterwarnings("ignore", module="lightning")
     load = lambda i: cache.load(paths[i])  # noqa: E731  memory-mapped, as in training
     dm = SequenceDataModule({"train": (load, labels)}, window=32, batch=32, workers=0)

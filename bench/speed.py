@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import subprocess
@@ -132,7 +131,7 @@ def bench_d(imgsz: int) -> dict:
     from actrec.backbone import Backbone, FeatureSettings
     from actrec.cache import FeatureCache
     from actrec.data import SequenceDataModule
-    from actrec.extract import extract
+    from actrec.extract import extract, quiet_lightning
     from actrec.model import ActionClassifier
     from actrec.predict import video_features
 
@@ -140,8 +139,7 @@ def bench_d(imgsz: int) -> dict:
     paths = [str(p) for p in clips]
     names = sorted({p.parent.name for p in clips})
     labels = [names.index(p.parent.name) for p in clips]
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)  # no banners between the results
+    quiet_lightning()  # no banners between the results
     warnings.filterwarnings("ignore", module="lightning")
     bb = Backbone(FeatureSettings(imgsz=imgsz))
     cache = FeatureCache(DATA / "cache", bb.fingerprint, FPS)

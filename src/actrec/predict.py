@@ -42,6 +42,8 @@ def video_features(path: str, backbone: Backbone, fps: float, chunk: int = 32, w
         prev = None if item["prev"] is None else np.asarray(item["prev"])
         parts.append(backbone.features(np.asarray(item["frames"]), prev))  # (N, D)
         times.append(np.asarray(item["times"]))
+    if not parts:  # opened, but not one frame came out
+        raise ActrecError(f"cannot decode {path}: no frames")
     times = np.concatenate(times)
     if duration is None:  # a stream-like file that does not say how many frames it has
         duration = float(times[-1]) + 1 / fps
