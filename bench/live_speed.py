@@ -52,15 +52,18 @@ def fresh_bundle(imgsz: int) -> Path:
     """A bundle with an untrained head over the default features at `imgsz`."""
     import torch
 
-    from actrec.backbone import Backbone, FeatureSettings
-    from actrec.model import ActionClassifier, make_bundle
+    from actrec.backbone import Backbone
+    from actrec.config import FeatureSettings
+    from actrec.head import GRUHead, make_bundle
     from actrec.synth import CLASSES
 
     path = DATA / f"live_head_{imgsz}.pt"
     backbone = Backbone(FeatureSettings(imgsz=imgsz))
-    model = ActionClassifier(backbone.feature_dim, list(CLASSES))
-    sample = dict(fps=10.0, chunk=32, window=32)
-    torch.save(make_bundle(model, backbone.describe(), sample, dict(stride=1.0)), path)
+    head = GRUHead(backbone.feature_dim, len(CLASSES))
+    sample = dict(fps=10.0, window=32)
+    torch.save(
+        make_bundle(head, list(CLASSES), backbone.describe(), sample, dict(stride=1.0)), path
+    )
     return path
 
 
@@ -74,7 +77,8 @@ def stats(rows: list[dict]) -> dict:
 
 
 def run(seconds: float, imgsz: int, realtime: bool, model: str | None, mode: str) -> dict:
-    from actrec.live import LiveOptions, run_live
+    from actrec.config import LiveOptions
+    from actrec.live import run_live
 
     video, _ = long_video(seconds)
     model = model or str(fresh_bundle(imgsz))

@@ -55,7 +55,7 @@ def main() -> None:
     p.add_argument("--classes", type=int, default=101)
     p.add_argument("--epochs", type=int, default=1)
     a = p.parse_args()
-    from actrec.data import SequenceDataModule
+    from actrec.data import SequenceDataModule, Split
     from actrec.extract import quiet_lightning
     from actrec.model import ActionClassifier
 
@@ -65,8 +65,8 @@ def main() -> None:
           f"({made:.0f} s to write)")  # fmt: skip
     quiet_lightning()  # no banners between the results
     warnings.filterwarnings("ignore", module="lightning")
-    load = lambda i: cache.load(paths[i])  # noqa: E731  memory-mapped, as in training
-    dm = SequenceDataModule({"train": (load, labels)}, window=32, batch=32, workers=0)
+    train = Split(cache, paths, labels)  # memory-mapped, as in training
+    dm = SequenceDataModule({"train": train}, window=32, batch=32, workers=0)
     model = ActionClassifier(a.dim, [f"c{k}" for k in range(a.classes)])
     trainer = L.Trainer(max_epochs=a.epochs, accelerator="cpu", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,

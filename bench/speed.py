@@ -60,7 +60,8 @@ def decoded(paths: list[str], imgsz: int, limit: int = 256) -> np.ndarray:
 
 
 def bench_a(paths: list[str], imgsz: int) -> dict:
-    from actrec.backbone import Backbone, FeatureSettings
+    from actrec.backbone import Backbone
+    from actrec.config import FeatureSettings
 
     frames = decoded(paths, imgsz)
     rates = {}
@@ -75,8 +76,9 @@ def bench_a(paths: list[str], imgsz: int) -> dict:
 
 
 def bench_b(paths: list[str], imgsz: int, workers: int = 1) -> dict:
-    from actrec.backbone import Backbone, FeatureSettings
+    from actrec.backbone import Backbone
     from actrec.cache import FeatureCache
+    from actrec.config import FeatureSettings
     from actrec.extract import extract
 
     bb = Backbone(FeatureSettings(imgsz=imgsz))
@@ -128,12 +130,17 @@ def bench_d(imgsz: int) -> dict:
     """Seconds per epoch, the same 48 clips and head: cached features vs decode + backbone."""
     import lightning as L
 
-    from actrec.backbone import Backbone, FeatureSettings
+    from actrec.backbone import Backbone
     from actrec.cache import FeatureCache
-    from actrec.data import SequenceDataModule
+    from actrec.config import FeatureSettings
+    from actrec.data import SequenceDataModule, Split
     from actrec.extract import extract, quiet_lightning
+    from actrec.features import video_features
     from actrec.model import ActionClassifier
-    from actrec.predict import video_features
+
+    class RawSplit(Split):  # what training from video would do: decode + backbone every time
+        def load(self, i: int) -> np.ndarray:
+            return video_features(self.paths[i], bb, FPS, progress=False).feats
 
     clips = sorted((SHARED / "weizmann4").rglob("*.avi")) or sorted((DATA / "synth").rglob("*.mp4"))
     paths = [str(p) for p in clips]
@@ -144,13 +151,10 @@ def bench_d(imgsz: int) -> dict:
     bb = Backbone(FeatureSettings(imgsz=imgsz))
     cache = FeatureCache(DATA / "cache", bb.fingerprint, FPS)
     extract(paths, bb, cache, FPS, progress=False)
-    loaders = dict(
-        cached=lambda i: cache.load(paths[i]),
-        raw=lambda i: video_features(paths[i], bb, FPS)[0],  # what training from video does
-    )
+    splits = dict(cached=Split(cache, paths, labels), raw=RawSplit(None, paths, labels))
     out = {}
     for kind, epochs in (("cached", 6), ("raw", 1)):
-        dm = SequenceDataModule({"train": (loaders[kind], labels)}, window=32, batch=16)
+        dm = SequenceDataModule({"train": splits[kind]}, window=32, batch=16)
         model = ActionClassifier(bb.feature_dim, names)
         times: list[float] = []
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, limit_val_batches=0,

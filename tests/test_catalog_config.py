@@ -86,8 +86,18 @@ def test_default_yaml_matches_the_dataclasses():
 
 
 @pytest.mark.parametrize("name", ["synth.yaml", "weizmann4.yaml", "default.yaml"])
-def test_shipped_configs_load(name):
-    load_config(ROOT / "configs" / name)
+def test_shipped_configs_load_and_every_value_takes_effect(name):
+    import yaml
+
+    from actrec.config import _flatten
+
+    path = ROOT / "configs" / name
+    cfg = asdict(load_config(path))
+    for key, value in _flatten(yaml.safe_load(path.read_text())).items():
+        node = cfg
+        for part in key.split("."):
+            node = node[part]
+        assert node == value, key
 
 
 def test_overrides_are_typed():
@@ -97,6 +107,10 @@ def test_overrides_are_typed():
     assert cfg.sample.fps == 8.0 and isinstance(cfg.sample.fps, float)
     with pytest.raises(ActrecError, match="train.epochs expects int"):
         load_config(None, {"train.epochs": "many"})
+    with pytest.raises(ActrecError, match="features.imgsz expects a multiple of 32"):
+        load_config(None, {"features.imgsz": 50})
+    with pytest.raises(ActrecError, match="data.sampler expects one of shuffle, balanced"):
+        load_config(None, {"data.sampler": "even"})
 
 
 def test_unknown_key_suggests_the_closest():

@@ -83,5 +83,5 @@ def test_official_formats_need_their_folders(tmp_path):
         build_splits(load_config(overrides={"data.format": "ucf101"}).data)
     with pytest.raises(ActrecError, match="UCF101 class index not found"):
         build_splits(_data("ucf101", tmp_path, tmp_path / "nope"))
-    with pytest.raises(ActrecError, match="data.format must be one of"):
+    with pytest.raises(ActrecError, match="data.format expects one of"):
         build_splits(_data("ucf", tmp_path, tmp_path))

@@ -1,4 +1,4 @@
-"""data: the balanced sampler evens out the classes a training epoch sees."""
+"""data: the balanced sampler evens out the classes; the test set gives whole videos as windows."""
 
 from __future__ import annotations
 
@@ -6,38 +6,36 @@ from collections import Counter
 
 import numpy as np
 
-from actrec.data import SequenceDataModule
+from actrec.data import SequenceDataModule, Split, VideoWindows
+
+
+class _Zeros(Split):
+    def __init__(self, labels: list[int], steps: int = 4) -> None:
+        super().__init__(None, [str(i) for i in range(len(labels))], labels)
+        self.steps = steps
+
+    def load(self, i: int) -> np.ndarray:
+        return np.full((self.steps, 3), i, np.float16)
 
 
 def test_balanced_sampler_draws_rare_classes_as_often_as_common_ones():
     labels = [0] * 90 + [1] * 10
-    load = lambda i: np.zeros((4, 3), np.float16)  # noqa: E731
-    seen = {}
-    for sampler in ("shuffle", "balanced"):
-        dm = SequenceDataModule({"train": (load, labels)}, window=4, batch=50, sampler=sampler)
-        counts = Counter()
-        for _ in range(10):
-            for _, _, y in dm.train_dataloader():
-                counts.update(y.tolist())
-        seen[sampler] = counts[1] / sum(counts.values())
-    assert seen["shuffle"] == 0.1  # every clip once per epoch
-    assert 0.4 < seen["balanced"] < 0.6
+    shuffled = SequenceDataModule({"train": _Zeros(labels)}, window=4, batch=50)
+    ids = [int(i) for x, _, _ in shuffled.train_dataloader() for i in x[:, 0, 0]]
+    assert sorted(ids) == list(range(100)) and ids != sorted(ids)  # each clip once, shuffled
+    balanced = SequenceDataModule({"train": _Zeros(labels)}, window=4, batch=50, sampler="balanced")
+    counts = Counter()
+    for _ in range(10):
+        for _, _, y in balanced.train_dataloader():
+            counts.update(y.tolist())
+    assert 0.4 < counts[1] / sum(counts.values()) < 0.6
 
 
-def test_multi_clip_averages_k_evenly_spaced_windows():
-    import torch
-
-    from actrec.data import clip_starts
-    from actrec.train import multi_clip
-
-    assert clip_starts(30, 10, 3) == [0, 10, 20]
-    assert clip_starts(8, 10, 3) == [0]  # shorter than a window: the whole video once
-    assert clip_starts(30, 10, 1) == [10]  # one clip: the centre, as in the 1-clip test
-    head = lambda x: x.mean(1)  # noqa: E731  (B, T, C) → (B, C) logits
-    a = np.zeros((30, 2), np.float16)
-    a[:10, 0] = 4.0  # class 0 shows only in the first window: the centre crop misses it
-    b = np.zeros((30, 2), np.float16)
-    b[:, 1] = 1.0
-    m = multi_clip(head, [a, b], [0, 1], window=10, k=3, n_cls=2)
-    p0 = (torch.softmax(torch.tensor([4.0, 0]), 0)[0] + 0.5 + 0.5) / 3
-    assert p0 > 0.5 and m["test/acc_3clip"] == 1.0 and m["test/mean_class_acc_3clip"] == 1.0
+def test_test_items_are_whole_videos_cut_like_predict():
+    split = _Zeros([0, 1], steps=25)
+    windows, label = VideoWindows(split, window=10, stride=5)[1]
+    assert windows.shape == (4, 10, 3) and label.tolist() == [1]  # starts 0, 5, 10, 15
+    clips, _ = VideoWindows(split, window=10, count=3)[0]
+    assert clips.shape == (3, 10, 3)
+    short, _ = VideoWindows(_Zeros([0], steps=6), window=10, stride=5)[0]
+    assert short.shape == (1, 6, 3)  # shorter than a window: the whole video once

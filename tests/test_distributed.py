@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TINY_FEATURES, write_ucf101
 
 ACTREC = str(Path(sys.executable).parent / "actrec")
@@ -42,7 +44,11 @@ def test_two_rank_extraction_and_training_on_fake_ucf101(tmp_path):
     assert not (tmp_path / "runs" / "exp2").exists()
     m = json.loads((run / "metrics.json").read_text())
     assert m["clips"] == {"train": 6, "val": 0, "test": 6}
-    assert 0.0 <= m["test/acc_3clip"] <= 1.0
+    cm = m["confusion_matrix"]  # gathered from both ranks: each test video counted once
+    assert sum(map(sum, cm)) == 6 and m["test/acc"] == pytest.approx(
+        sum(cm[i][i] for i in range(3)) / 6
+    )
+    assert any(m["test/acc_3clip"] == pytest.approx(k / 6) for k in range(7))  # 6 whole videos
     tested = {
         Path(line.split()[0]).name
         for line in (run / "test_list.txt").read_text().split("\n")

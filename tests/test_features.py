@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actrec.backbone import Backbone, FeatureSettings
+from actrec.backbone import Backbone, FrameStream
 from actrec.cache import FeatureCache
-from actrec.extract import check, extract
+from actrec.config import FeatureSettings
+from actrec.extract import extract
+from actrec.features import check
 from actrec.synth import draw_performer, render_clip
 from tests.conftest import TINY_FEATURES, write_clip
 
@@ -39,6 +41,8 @@ def test_backbone_features_and_fingerprint(backbone):
     # chunked with `prev` equals one pass: extraction in chunks loses nothing
     parts = [backbone.features(frames[:2]), backbone.features(frames[2:], frames[1])]
     assert np.allclose(np.concatenate(parts), f, atol=1e-5)
+    stream = FrameStream(backbone)  # the same, with the previous frame carried inside
+    assert np.allclose(np.concatenate([stream(frames[:3]), stream(frames[3:])]), f, atol=1e-5)
     # well scaled for the float16 cache (untrained activations shrink ~100x per stage)
     assert 1e-3 < np.abs(f).mean() < 1e3
     same = Backbone(FeatureSettings(**TINY_FEATURES))

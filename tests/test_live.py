@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from actrec.cli import main
+from actrec.config import LiveOptions
 from actrec.errors import ActrecError
-from actrec.live import HIDDEN_LABEL, Lane, LiveOptions, Smoother, lane_count, run_live
-from actrec.model import GRUHead, clip_standardise, time_mask
+from actrec.head import GRUHead, clip_standardise, time_mask
+from actrec.live import HIDDEN_LABEL, Lane, Smoother, lane_count, run_live
 from actrec.video import Grabber, open_video
 from tests.conftest import write_clip
 
@@ -56,15 +57,15 @@ def test_streaming_steps_equal_the_full_forward_pass():
         torch.testing.assert_close(streamed, head(x), rtol=1e-5, atol=1e-5)
 
 
-def test_stream_runs_restart_so_the_label_never_rests_on_old_actions():
-    lane = Lane(window=8)
+def test_stream_runs_restart_so_the_label_never_rests_on_old_actions(backbone):
+    lane = Lane(backbone, window=8)
     for _ in range(100):
-        tracks = lane.tracks_for_step()
-        for tr in tracks:
-            tr.outs.append(torch.zeros(2))
-        assert len(tracks) <= 2
-        assert len(tracks[0].outs) <= 8  # the run that labels has seen at most one window
-    assert len(lane.tracks[0].outs) >= 4  # and, once warm, at least half of one
+        runs = lane.runs_for_step()
+        for run in runs:
+            run.outs.append(torch.zeros(2))
+        assert len(runs) <= 2
+        assert len(runs[0].outs) <= 8  # the run that labels has seen at most one window
+    assert len(lane.runs[0].outs) >= 4  # and, once warm, at least half of one
     # the running statistics follow a change of action within about a window
     for _ in range(8):
         lane.standardise(torch.zeros(3))
@@ -125,7 +126,7 @@ def test_window_mode_ends_on_predicts_label(run, tmp_path):
     opts = LiveOptions(source=str(clip), mode="window", realtime=False, headless=True,
                        smooth=1, threshold=0.0)  # fmt: skip
     live = run_live(model, opts, echo=lambda *_: None)
-    want = predict_video(model, clip)
+    want = predict_video(model, clip)  # the default stride: one window here
     assert live["label"] == want["label"] and live["score"] == pytest.approx(
         want["score"], abs=1e-3
     )
@@ -147,3 +148,9 @@ def test_missing_camera_and_unreadable_file_are_one_line(run, capsys, bad_videos
         assert len(err) == 1 and err[0].startswith("actrec live: error:"), err
     assert main(["live", model, "sorce=0"]) == 1
     assert "did you mean 'source'" in capsys.readouterr().err
+    for bad, says in (("smooth=x", "smooth expects int"), ("threshold=2", "in [0, 1]"),
+                      ("mode=fast", "mode expects one of stream, window"),
+                      ("headless=maybe", "headless expects bool")):  # fmt: skip
+        assert main(["live", model, "source=clip.avi", bad]) == 1, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err

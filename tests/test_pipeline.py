@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from actrec.cli import main
-from actrec.predict import predict_video, window_starts
-from actrec.train import evaluate
+from actrec.config import EvaluateOptions, PredictOptions
+from actrec.errors import ActrecError
+from actrec.evaluate import evaluate
+from actrec.predict import predict_video
 from tests.conftest import write_clip
 
 
@@ -30,7 +32,8 @@ def test_run_folder_holds_everything(run):
 def test_predict_timeline_covers_the_video(run, tmp_path):
     model = Path(run["run_dir"]) / "model.pt"
     video = write_clip(tmp_path / "long.mp4", n=100, fps=25.0)  # 4 s
-    r = predict_video(model, video, out=tmp_path / "a.mp4", json_path=tmp_path / "t.json")
+    opts = PredictOptions(out=str(tmp_path / "a.mp4"), json=str(tmp_path / "t.json"))
+    r = predict_video(model, video, opts)
     rows = r["timeline"]
     assert rows[0]["start_s"] == 0.0 and rows[-1]["end_s"] == pytest.approx(4.0)
     assert all(a["start_s"] < b["start_s"] for a, b in zip(rows, rows[1:], strict=False))
@@ -45,16 +48,21 @@ def test_predict_timeline_covers_the_video(run, tmp_path):
         assert v.n_frames == 100 and v.size == (64, 48)
 
 
-def test_window_starts_cover_the_end():
-    assert window_starts(5, 8, 2) == [0]
-    assert window_starts(20, 8, 5) == [0, 5, 10, 12]
-
-
-def test_evaluate_reproduces_the_test_split(run):
+def test_evaluate_reproduces_the_test_split_and_predicts_labels(run):
     out = Path(run["run_dir"])
-    m = evaluate(out / "model.pt", out / "test_list.txt", run["cache_dir"], echo=lambda *_: None)
+    opts = EvaluateOptions(cache_dir=run["cache_dir"])  # data: the run's test_list.txt
+    m = evaluate(out / "model.pt", opts, echo=lambda *_: None)
     assert m["test/acc"] == pytest.approx(run["test/acc"])
+    assert m["confusion_matrix"] == run["confusion_matrix"]
     assert (out / "eval" / "confusion_matrix.png").is_file()
+    # metrics.json measures what predict answers: the same label for every test video
+    rows = [line.rsplit(" ", 1) for line in (out / "test_list.txt").read_text().splitlines()]
+    classes = run["classes"]
+    confusion = [[0] * len(classes) for _ in classes]
+    for path, truth in rows:
+        label = predict_video(out / "model.pt", path, PredictOptions(progress=False))["label"]
+        confusion[classes.index(truth)][classes.index(label)] += 1
+    assert confusion == m["confusion_matrix"]
 
 
 def test_evaluate_reports_one_and_k_clips_per_video(run, capsys):
@@ -64,7 +72,23 @@ def test_evaluate_reports_one_and_k_clips_per_video(run, capsys):
     text = capsys.readouterr().out
     assert rc == 0 and "top-1" in text and "3 clips per video" in text
     m = json.loads((out / "eval" / "metrics.json").read_text())
-    assert 0.0 <= m["test/acc_3clip"] <= 1.0 and "test/acc" in m
+    assert "test/acc" in m and m["label_rule"].startswith("mean of the probabilities")
+    # 3 clips per video: what the K-clip test computes, checked by hand on the same cache
+    import numpy as np
+
+    from actrec.cache import FeatureCache
+    from actrec.head import head_from_bundle, load_bundle, score_windows, window_starts
+
+    bundle = load_bundle(out / "model.pt")
+    head = head_from_bundle(bundle)
+    cache = FeatureCache(run["cache_dir"], bundle["backbone"]["fingerprint"], 10.0)
+    rows = [line.rsplit(" ", 1) for line in (out / "test_list.txt").read_text().splitlines()]
+    right = 0
+    for path, truth in rows:
+        feats = np.asarray(cache.load(path), np.float32)
+        probs = score_windows(head, feats, 8, window_starts(len(feats), 8, count=3))
+        right += run["classes"][int(probs.mean(0).argmax())] == truth
+    assert m["test/acc_3clip"] == pytest.approx(right / len(rows))
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
@@ -86,6 +110,8 @@ def test_cli_errors_are_one_line(run, capsys, bad_videos, tmp_path):
         "bad key": ("train", "configs/synth.yaml", "train.epoch=3"),
         "missing config": ("train", str(tmp_path / "none.yaml")),
         "bad option": ("predict", model, str(bad_videos["empty"]), "jsn=t.json"),
+        "stride not a number": ("predict", model, str(bad_videos["empty"]), "stride=abc"),
+        "a folder as VIDEO": ("predict", model, str(tmp_path)),
         "unknown command": ("trian", "x"),
     }
     for what, args in cases.items():
@@ -97,6 +123,8 @@ def test_cli_errors_are_one_line(run, capsys, bad_videos, tmp_path):
         in _cli(capsys, "train", "configs/synth.yaml", "train.epoch=3")[1]
     )
     assert "did you mean 'json'" in _cli(capsys, "predict", model, "v.mp4", "jsn=t.json")[1]
+    assert "stride expects float" in _cli(capsys, "predict", model, "v.mp4", "stride=abc")[1]
+    assert "is a folder, not a video" in _cli(capsys, "predict", model, str(tmp_path))[1]
 
 
 def test_cli_predict_and_check(run, capsys, tmp_path, tiny_dataset, bad_videos):
@@ -154,3 +182,22 @@ def test_resume_continues_a_killed_run_from_its_last_checkpoint(
 def _with(trainer, callback):
     trainer.callbacks.append(callback)
     return trainer
+
+
+def test_a_bundle_holds_no_machine_settings_and_runs_on_this_machine(run, tmp_path, tiny_dataset):
+    bundle = torch.load(Path(run["run_dir"]) / "model.pt", weights_only=True)
+    assert not {"device", "batch", "half"} & set(bundle["backbone"]["settings"])
+    assert set(bundle["sample"]) == {"fps", "window"}  # no chunk either
+    clip = str(sorted(tiny_dataset.rglob("*.mp4"))[0])
+    with pytest.raises(ActrecError, match="device cuda.*no CUDA GPU"):
+        predict_video(Path(run["run_dir"]) / "model.pt", clip, PredictOptions(device="cuda"))
+
+
+def test_a_single_class_dataset_says_it_needs_two(tmp_path, tiny_dataset, capsys):
+    one = tmp_path / "one"
+    (one / "walking").mkdir(parents=True)
+    for p in sorted((tiny_dataset / "walking").glob("*.mp4"))[:2]:
+        (one / "walking" / p.name).symlink_to(p)
+    rc = main(["train", f"data.train={one}", f"runs_dir={tmp_path}", f"cache_dir={tmp_path}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "needs at least two classes" in err[0]

@@ -13,13 +13,14 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from actrec.config import MACHINE_SETTINGS, FeatureSettings, validate
 from actrec.errors import ActrecError
 
 # Ultralytics checks the network at import and on first use (settings sync, fonts, version
@@ -36,26 +37,16 @@ UNTRAINED_WARNING = (
 )
 
 
-@dataclass
-class FeatureSettings:
-    """Everything that changes the feature vectors (and so the cache folder)."""
-
-    weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
-    layers: list[int] = field(default_factory=lambda: [4, 6, 8, 10])  # 10 = backbone end
-    pool: str = "max"  # mean | max
-    grid: int = 1  # pool each of grid x grid cells separately: where in the frame things move
-    appearance: bool = False  # the frames themselves
-    motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
-    imgsz: int = 224
-    batch: int = 32
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    half: bool = True  # fp16 on CUDA (ignored elsewhere)
-
-
 def pick_device(name: str = "auto") -> torch.device:
-    """`auto` → cuda if present, else mps, else cpu."""
+    """`auto` → cuda if present, else mps, else cpu; a device this machine lacks is an error."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ActrecError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ActrecError(f"device {name} asked for, but this machine has no CUDA GPU")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -98,12 +89,7 @@ class Backbone:
 
     def __init__(self, settings: FeatureSettings | None = None) -> None:
         s = self.settings = settings or FeatureSettings()
-        if s.imgsz % 32:
-            raise ActrecError(f"features.imgsz must be a multiple of 32, got {s.imgsz}")
-        if s.pool not in ("mean", "max"):
-            raise ActrecError(f"features.pool must be 'mean' or 'max', got {s.pool!r}")
-        if s.grid < 1:
-            raise ActrecError(f"features.grid must be 1 or more, got {s.grid}")
+        validate(s, "features.")
         if not (s.appearance or s.motion):
             raise ActrecError("features.appearance and features.motion are both false")
         yolo, self.weights_name, self.pretrained, self.warning = _load_yolo(s.weights)
@@ -154,7 +140,9 @@ class Backbone:
             pretrained=self.pretrained,
             warning=self.warning,
             feature_dim=self.feature_dim,
-            settings=asdict(self.settings),
+            # what the features are, not where they were computed: a bundle made on a GPU runs
+            # on a CPU (the device is chosen where the bundle is used)
+            settings={k: v for k, v in asdict(self.settings).items() if k not in MACHINE_SETTINGS},
         )
 
     def _calibrate(self) -> list[float]:
@@ -218,3 +206,19 @@ class Backbone:
                 streams.append(self._embed((x - shifted).abs()))
             out.append(torch.cat(streams, 1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.feature_dim), np.float32)
+
+
+class FrameStream:
+    """Consecutive frames of one video or lane → features, carrying the motion stream's previous
+    frame from call to call, so features computed chunk by chunk equal one pass over the video."""
+
+    def __init__(self, backbone: Backbone) -> None:
+        self.backbone = backbone
+        self.prev: np.ndarray | None = None  # (S, S, 3) the last frame seen
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 RGB → (N, D) float32."""
+        out = self.backbone.features(frames, self.prev)
+        if len(frames):
+            self.prev = frames[-1]
+        return out

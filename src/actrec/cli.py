@@ -1,7 +1,9 @@
 """The `actrec` command: one entry point, subcommands, `key=value` overrides over a YAML file.
 
-The only module that knows every stage. Errors a user can cause arrive as `ActrecError` and leave
-as one line on stderr with a non-zero exit status, never a traceback.
+The only module that knows every stage; each command imports only the stages it runs, so
+`predict` and `live` start without Lightning. Errors a user can cause arrive as `ActrecError` and
+leave as one line on stderr with a non-zero exit; anything unexpected is one line too, with the
+traceback behind `ACTREC_DEBUG=1`.
 """
 
 from __future__ import annotations
@@ -10,22 +12,33 @@ import json
 import logging
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
-from actrec.config import load_config, parse_overrides, unknown_key
+from actrec.config import (
+    EvaluateOptions,
+    LiveOptions,
+    PredictOptions,
+    SynthOptions,
+    describe_options,
+    load_config,
+    load_options,
+    parse_overrides,
+    unknown_key,
+)
 from actrec.errors import ActrecError
 
-USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]
+USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --help: its options)
 
-  synth     [out=data/synth] [classes=a,b] [clips_per_class=40] [performers=10] [seed=0]
+  synth     [key=value ...]               generate the synthetic demo dataset
   extract   [CONFIG.yaml] [key=value ...] fill the feature cache (resumable)
   train     [CONFIG.yaml] [key=value ...] extract what is missing, fit, test, export model.pt
-  evaluate  MODEL data=DATASET [clips=K]  metrics and confusion matrix of a model
-  predict   MODEL VIDEO [out=a.mp4] [json=t.json] [stride=1.0]
-  live      MODEL [source=0] [mode=stream|window] [headless=true out=o.mp4 log=l.jsonl]
-            [realtime=true] [smooth=5] [threshold=0.4] [topk=3] [duration=S] [lanes=N]
+  evaluate  MODEL [data=DATASET]          metrics and confusion matrix of a model
+  predict   MODEL VIDEO [key=value ...]   label a video: clip label, timeline, annotated video
+  live      MODEL [key=value ...]         label a camera, stream or file as it plays
   check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
@@ -43,32 +56,11 @@ def _echo(msg: str) -> None:
         print(msg, flush=True)
 
 
-def _options(args: list[str], allowed: dict[str, object]) -> dict:
-    """`key=value` options of a non-config command, with defaults, unknown keys refused."""
-    opts = parse_overrides(args)
-    for k in opts:
-        if k not in allowed:
-            raise unknown_key(k, list(allowed), "option")
-    return {**allowed, **opts}
-
-
 def _positional(args: list[str], n: int, names: str) -> tuple[list[str], list[str]]:
     pos = [a for a in args if "=" not in a]
     if len(pos) != n:
         raise ActrecError(f"expected {names}, got {len(pos)} positional argument(s)")
     return pos, [a for a in args if "=" in a]
-
-
-def cmd_synth(args: list[str]) -> None:
-    from actrec.synth import CLASSES, generate
-
-    o = _options(args, dict(out="data/synth", classes=",".join(CLASSES), clips_per_class=40,
-                            performers=10, seed=0))  # fmt: skip
-    classes = [c.strip() for c in str(o["classes"]).split(",") if c.strip()]
-    out = generate(
-        o["out"], classes, int(o["clips_per_class"]), int(o["performers"]), int(o["seed"])
-    )
-    _echo(f"synthetic dataset: {out} ({len(classes)} classes x {o['clips_per_class']} clips)")
 
 
 def _config(args: list[str]):
@@ -79,14 +71,23 @@ def _config(args: list[str]):
     return load_config(pos[0] if pos else None, parse_overrides(rest))
 
 
+def cmd_synth(args: list[str]) -> None:
+    from actrec.synth import CLASSES, generate
+
+    o = load_options(SynthOptions, args)
+    classes = [c.strip() for c in o.classes.split(",") if c.strip()] or list(CLASSES)
+    out = generate(o.out, classes, o.clips_per_class, o.performers, o.seed)
+    _echo(f"synthetic dataset: {out} ({len(classes)} classes x {o.clips_per_class} clips)")
+
+
 def cmd_extract(args: list[str]) -> None:
     from actrec.backbone import Backbone
     from actrec.catalog import build_splits
-    from actrec.train import extract_splits
+    from actrec.extract import extract_dataset
 
     cfg = _config(args)
-    splits = build_splits(cfg.data)
-    cache = extract_splits(cfg, splits, Backbone(cfg.features), _echo)
+    paths = [c.path for c in build_splits(cfg.data).all()]
+    cache, _ = extract_dataset(cfg, paths, Backbone(cfg.features), _echo)
     _echo(f"cache: {cache.dir}")
 
 
@@ -100,7 +101,8 @@ def cmd_train(args: list[str]) -> None:
         _echo(m["warning"])
     if "test/acc" in m:
         _echo(f"test: top-1 {m['test/acc']:.3f}, mean class acc {m['test/mean_class_acc']:.3f}, "
-              f"macro F1 {m['test/f1']:.3f} on {m['clips']['test']} held-out clips")  # fmt: skip
+              f"macro F1 {m['test/f1']:.3f} on {m['clips']['test']} held-out videos "
+              "(labelled as predict labels them)")  # fmt: skip
         _echo_k_clip(m)
     if m.get("videos_failed"):
         _echo(f"skipped {m['videos_failed']} videos that do not decode (listed above)")
@@ -116,15 +118,12 @@ def _echo_k_clip(m: dict) -> None:
 
 
 def cmd_evaluate(args: list[str]) -> None:
-    from actrec.train import evaluate
+    from actrec.evaluate import evaluate
 
     (model,), rest = _positional(args, 1, "MODEL")
-    o = _options(rest, dict(data=None, cache_dir="data/cache", clips=1))
-    if not o["data"]:
-        raise ActrecError("evaluate needs data=DATASET (a class-per-folder dataset or list file)")
-    m = evaluate(model, o["data"], o["cache_dir"], _echo, int(o["clips"]))
+    m = evaluate(model, load_options(EvaluateOptions, rest), _echo)
     acc, mca, f1 = m["test/acc"], m["test/mean_class_acc"], m["test/f1"]
-    _echo(f"top-1 {acc:.3f}, mean class acc {mca:.3f}, macro F1 {f1:.3f} on {m['clips']} clips")
+    _echo(f"top-1 {acc:.3f}, mean class acc {mca:.3f}, macro F1 {f1:.3f} on {m['clips']} videos")
     _echo_k_clip(m)
     _echo(f"written to {m['out_dir']}")
 
@@ -133,26 +132,24 @@ def cmd_predict(args: list[str]) -> None:
     from actrec.predict import predict_video
 
     (model, video), rest = _positional(args, 2, "MODEL VIDEO")
-    o = _options(rest, dict(out=None, json=None, stride=None, device=None))
-    r = predict_video(model, video, o["out"], o["json"], o["stride"], o["device"])
+    o = load_options(PredictOptions, rest)
+    r = predict_video(model, video, o)
     top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
     _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
           + ", ".join(f"{k} {v:.2f}" for k, v in top))  # fmt: skip
     _echo(f"timeline: {len(r['timeline'])} windows over {r['duration_s']:.1f} s")
-    for path, what in ((o["json"], "timeline JSON"), (o["out"], "annotated video")):
+    for path, what in ((o.json, "timeline JSON"), (o.out, "annotated video")):
         if path:
             _echo(f"{what}: {path}")
-    if not o["json"]:
+    if not o.json:
         _echo(json.dumps(r["timeline"][:5]) + (" ..." if len(r["timeline"]) > 5 else ""))
 
 
 def cmd_live(args: list[str]) -> None:
-    from dataclasses import asdict
-
-    from actrec.live import LiveOptions, run_live
+    from actrec.live import run_live
 
     (model,), rest = _positional(args, 1, "MODEL")
-    r = run_live(model, LiveOptions(**_options(rest, asdict(LiveOptions()))), _echo)
+    r = run_live(model, load_options(LiveOptions, rest), _echo)
     _echo(f"live: {r['labelled']} frames labelled in {r['seconds']:.1f} s, median "
           f"{r['fps_median']:.1f} FPS, label latency p50 {r['latency_p50_ms']:.0f} ms / p95 "
           f"{r['latency_p95_ms']:.0f} ms, {r['dropped']} frames dropped; "
@@ -161,7 +158,7 @@ def cmd_live(args: list[str]) -> None:
 
 def cmd_check(args: list[str]) -> None:
     from actrec.catalog import build_splits
-    from actrec.extract import check
+    from actrec.features import check
 
     cfg = _config(args)
     paths = [c.path for c in build_splits(cfg.data).all()]
@@ -185,15 +182,23 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "live": cmd_live,
     "check": cmd_check,
 }
+OPTIONS = {"synth": SynthOptions, "evaluate": EvaluateOptions, "predict": PredictOptions,
+           "live": LiveOptions}  # fmt: skip
+
+
+def command_help(cmd: str) -> str:
+    """`actrec CMD --help`: its usage line and its options with their defaults."""
+    line = next(x for x in USAGE.splitlines() if x.strip().startswith(cmd + " "))
+    text = f"usage: actrec {line.strip()}"
+    if cmd in OPTIONS:
+        return "\n".join([text, "", "options (key=value):", *describe_options(OPTIONS[cmd])])
+    return f"{text}\n\nCONFIG keys and their defaults: configs/default.yaml"
 
 
 def _quiet() -> None:
     """Keep the terminal to actrec's own lines: library chatter goes to warnings/debug."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "ultralytics"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
-    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    logging.getLogger("ultralytics").setLevel(logging.WARNING)
     os.environ.setdefault("YOLO_OFFLINE", "True")
     if not _rank_zero():  # the other DDP ranks would repeat rank 0's lines and warnings
         logging.getLogger("actrec").setLevel(logging.ERROR)
@@ -212,11 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"actrec {version('actrec')}")
+        return 0
     cmd, args = argv[0], argv[1:]
-    _quiet()
     try:
         if cmd not in COMMANDS:
             raise unknown_key(cmd, list(COMMANDS), "command")
+        if any(a in ("-h", "--help") for a in args):
+            print(command_help(cmd))
+            return 0
+        _quiet()
         COMMANDS[cmd](args)
         _leave_process_group()
     except ActrecError as e:
@@ -225,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"actrec {cmd}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug or an unforeseen failure: one line, the traceback on demand
+        if os.environ.get("ACTREC_DEBUG"):
+            traceback.print_exc()
+        first = (str(e).splitlines() or [""])[0]
+        print(f"actrec {cmd}: error: unexpected {type(e).__name__}: {first} "
+              "(run with ACTREC_DEBUG=1 for the traceback)", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

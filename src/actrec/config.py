@@ -1,7 +1,8 @@
-"""Typed configuration: dataclasses, filled from a YAML file in `configs/`, then `key=value`.
+"""Typed configuration: dataclasses for the YAML configs in `configs/` and each command's options.
 
-Sits beside the flow: `train`, `predict` and the CLI read it; it only knows `backbone`'s feature
-settings. Unknown keys are errors with a "did you mean" hint, as in ultralytics.
+Sits beside the flow and imports none of it, so `actrec --help` and `synth` start without torch.
+Values come from defaults ← YAML ← `key=value`; each is coerced to its field's type and checked
+against its rule, and an unknown key is an error with a "did you mean" hint, as in ultralytics.
 """
 
 from __future__ import annotations
@@ -9,19 +10,37 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from actrec.backbone import FeatureSettings
 from actrec.errors import ActrecError
+
+
+def opt(default: Any, help: str = "", rule: Callable[[Any], bool] | None = None,
+        expects: str = "", choices: tuple = ()) -> Any:  # fmt: skip
+    """A field with its help line and an optional check (`rule`, or one of `choices`)."""
+    meta = dict(help=help, rule=rule, expects=expects, choices=choices)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _positive(v: Any) -> bool:
+    return v is None or v > 0
+
+
+def _unit(v: Any) -> bool:
+    return 0 <= v <= 1
 
 
 @dataclass
 class DataConfig:
-    format: str = "auto"  # auto (folder or list file) | ucf101 | hmdb51 | kinetics
+    format: str = opt("auto", "auto (folder or list file) | ucf101 | hmdb51 | kinetics",
+                      choices=("auto", "ucf101", "hmdb51", "kinetics"))  # fmt: skip
     root: str | None = None  # official formats: the folder holding the videos
     annotations: str | None = None  # official formats: split files (Kinetics: CSV or folder)
     split: int = 1  # official formats: which split (UCF101/HMDB51: 1-3)
@@ -29,23 +48,44 @@ class DataConfig:
     val: str | None = None  # same forms; split from `train` when empty
     test: str | None = None
     group_regex: str = r"blk\d+|_g\d+|_a\d+"  # clips sharing the match never straddle splits
-    val_frac: float = 0.15
-    test_frac: float = 0.2
+    val_frac: float = opt(0.15, rule=_unit, expects="a fraction in [0, 1]")
+    test_frac: float = opt(0.2, rule=_unit, expects="a fraction in [0, 1]")
     val_groups: list[str] = field(default_factory=list)  # explicit groups instead of fractions
     test_groups: list[str] = field(default_factory=list)
     split_seed: int = 0
-    window: int = 32  # sampled frames per training crop / timeline window
-    batch: int = 32
+    window: int = opt(32, "sampled frames per training crop / timeline window", _positive, "> 0")
+    batch: int = opt(32, rule=_positive, expects="> 0")
     workers: int = 0  # DataLoader workers over the cache (reads are memory-mapped, cheap)
     class_weights: bool = True  # weight the loss by inverse class frequency
-    sampler: str = "shuffle"  # shuffle | balanced (draw each class equally often; no loss weights)
+    sampler: str = opt("shuffle", "shuffle | balanced (each class drawn equally often)",
+                       choices=("shuffle", "balanced"))  # fmt: skip
 
 
 @dataclass
 class SampleConfig:
-    fps: float = 10.0  # frames sampled per second of video
-    chunk: int = 32  # frames decoded at once: bounds memory on long videos
+    fps: float = opt(10.0, "frames sampled per second of video", _positive, "> 0")
+    chunk: int = opt(32, "frames decoded at once: bounds memory on long videos", _positive, "> 0")
     workers: int = 1  # decode processes feeding the backbone
+
+
+@dataclass
+class FeatureSettings:
+    """What the backbone computes (model facts, in the fingerprint) and how (batch, device, half:
+    machine settings, never stored in a model bundle)."""
+
+    weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
+    layers: list[int] = field(default_factory=lambda: [4, 6, 8, 10])  # 10 = backbone end
+    pool: str = opt("max", "mean | max", choices=("mean", "max"))
+    grid: int = opt(1, "pool each of grid x grid cells separately", _positive, "> 0")
+    appearance: bool = False  # the frames themselves
+    motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
+    imgsz: int = opt(224, rule=lambda v: v > 0 and v % 32 == 0, expects="a multiple of 32")
+    batch: int = opt(32, rule=_positive, expects="> 0")
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    half: bool = True  # fp16 on CUDA (ignored elsewhere)
+
+
+MACHINE_SETTINGS = ("batch", "device", "half")  # FeatureSettings a bundle never keeps
 
 
 @dataclass
@@ -58,7 +98,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 200
+    epochs: int = opt(200, rule=_positive, expects="> 0")
     lr: float = 3e-3
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
@@ -78,12 +118,12 @@ class TrainerConfig:
 
 @dataclass
 class EvalConfig:
-    clips: int = 1  # K > 1: also average K evenly spaced windows per test video (multi-view)
+    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", _positive, "> 0")
 
 
 @dataclass
 class PredictConfig:
-    stride: float = 1.0  # seconds between timeline windows
+    stride: float = opt(1.0, "seconds between timeline windows", _positive, "> 0")
 
 
 @dataclass
@@ -103,8 +143,57 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
+# ---- the options of the commands that take no CONFIG.yaml ---------------------------------------
+
+
+@dataclass
+class SynthOptions:
+    out: str = opt("data/synth", "output folder (one sub-folder per class)")
+    classes: str = opt("", "comma-separated subset of the classes (default: all)")
+    clips_per_class: int = opt(40, "clips of each class", _positive, "> 0")
+    performers: int = opt(10, "distinct performers (groups for the split)", _positive, "> 0")
+    seed: int = opt(0, "random seed: the same seed gives the same videos")
+
+
+@dataclass
+class PredictOptions:
+    out: str | None = opt(None, "write the video with the labels drawn on it")
+    json: str | None = opt(None, "write the result and timeline as JSON")
+    stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
+                               _positive, "> 0")  # fmt: skip
+    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
+
+
+@dataclass
+class EvaluateOptions:
+    data: str | None = opt(None, "dataset: class folders or a list file "
+                                 "(default: the run's test_list.txt)")  # fmt: skip
+    cache_dir: str = opt("data/cache", "feature cache")
+    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", _positive, "> 0")
+    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+
+
+@dataclass
+class LiveOptions:
+    source: str | int = opt(0, "camera index, video file or stream URL")
+    mode: str = opt("stream", "stream: one GRU step per frame | window: re-score the last window",
+                    choices=("stream", "window"))  # fmt: skip
+    realtime: bool | None = opt(None, "files: paced at their fps (default) or as fast as possible")
+    smooth: int = opt(5, "moving average over this many probability vectors", _positive, "> 0")
+    threshold: float = opt(0.4, "below it the label shows as '…'", _unit, "a number in [0, 1]")
+    topk: int = opt(3, "classes listed under the label", _positive, "> 0")
+    lanes: int | None = opt(None, "frame lanes (default: source fps / model fps)", _positive,
+                            "> 0")  # fmt: skip
+    headless: bool | None = opt(None, "no window (default: true when there is no display)")
+    out: str | None = opt(None, "write the annotated video")
+    log: str | None = opt(None, "write JSON lines: t, label, score, fps, latency_ms")
+    duration: float | None = opt(None, "stop after this many seconds", _positive, "> 0")
+    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+
+
 def _flat_keys(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """{'data.train': field_type, ...} for every leaf of a dataclass tree."""
+    """{'data.train': field, ...} for every leaf of a dataclass tree (with its resolved type)."""
     hints = typing.get_type_hints(type(obj))
     out: dict[str, Any] = {}
     for f in fields(obj):
@@ -112,7 +201,7 @@ def _flat_keys(obj: Any, prefix: str = "") -> dict[str, Any]:
         if is_dataclass(value):
             out.update(_flat_keys(value, f"{prefix}{f.name}."))
         else:
-            out[f"{prefix}{f.name}"] = hints[f.name]
+            out[f"{prefix}{f.name}"] = (hints[f.name], f.metadata)
     return out
 
 
@@ -131,28 +220,41 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     if Any in allowed or value is None and type(None) in allowed:
         return value
-    for t in allowed:
-        origin = typing.get_origin(t) or t
-        if origin is float and isinstance(value, int) and not isinstance(value, bool):
+    origins = [typing.get_origin(t) or t for t in allowed]
+    for origin in origins:  # an exact match first: `source=3` stays an int for `str | int`
+        if isinstance(value, origin) and not (origin in (int, float) and isinstance(value, bool)):
+            return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    for origin in origins:
+        if origin is float and number and isinstance(value, int):
             return float(value)
-        if origin is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if origin is str and number:
             return str(value)
         if origin is list and isinstance(value, (str, int)):
             return [value]
-        if isinstance(value, origin) and not (origin is int and isinstance(value, bool)):
-            return value
-    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed)
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
     raise ActrecError(f"{key} expects {names}, got {value!r}")
 
 
-def _set(cfg: Config, key: str, value: Any, known: dict[str, Any]) -> None:
+def _checked(key: str, value: Any, hint: Any, meta: typing.Mapping) -> Any:
+    """`_coerce`, then the field's rule or choices."""
+    value = _coerce(key, value, hint)
+    if value is None:
+        return value
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ActrecError(f"{key} expects one of {', '.join(meta['choices'])}, got {value!r}")
+    if meta.get("rule") and not meta["rule"](value):
+        raise ActrecError(f"{key} expects {meta['expects']}, got {value!r}")
+    return value
+
+
+def _set(obj: Any, key: str, value: Any, known: dict[str, Any], what: str = "key") -> None:
     if key not in known:
-        raise unknown_key(key, list(known))
+        raise unknown_key(key, list(known), what)
     *parents, leaf = key.split(".")
-    target = cfg
     for p in parents:
-        target = getattr(target, p)
-    setattr(target, leaf, _coerce(key, value, known[key]))
+        obj = getattr(obj, p)
+    setattr(obj, leaf, _checked(key, value, *known[key]))
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -199,9 +301,33 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return cfg
 
 
-def to_dict(cfg: Config) -> dict:
-    return asdict(cfg)
+Options = typing.TypeVar("Options")
+
+
+def load_options(kind: type[Options], args: list[str]) -> Options:
+    """A command's `key=value` options → its options dataclass, checked like config keys."""
+    opts = kind()
+    known = _flat_keys(opts)
+    for key, value in parse_overrides(args).items():
+        _set(opts, key, value, known, "option")
+    return opts
+
+
+def describe_options(kind: type) -> list[str]:
+    """One help line per option: `key=default  what it does`."""
+    rows = []
+    for f in fields(kind):
+        default = f.default if f.default is not MISSING else f.default_factory()
+        shown = "" if default is None else default
+        rows.append(f"  {f.name}={shown!s:<14} {f.metadata.get('help', '')}".rstrip())
+    return rows
+
+
+def validate(obj: Any, prefix: str = "") -> None:
+    """Check every field of a dataclass built in code (not from YAML) against its rule."""
+    for key, (hint, meta) in _flat_keys(obj).items():
+        _checked(prefix + key, getattr(obj, key), hint, meta)
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    path.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))

@@ -1,14 +1,15 @@
-"""Cached feature sequences → padded batches: `SequenceDataset` and the LightningDataModule.
+"""Cached feature sequences → batches: the datasets and the LightningDataModule.
 
-Sixth stage of the flow (after `cache`). Training takes a random temporal crop of `window` steps
-from each video, evaluation the centre crop; shorter videos are kept whole and padded, with their
-lengths, so the head can ignore the padding. Arrays stay memory-mapped until a crop is read.
+After `cache` in the flow. Training takes a random `window`-step crop of each video, validation
+the centre crop (shorter videos are kept whole and padded, with their lengths, so the head ignores
+the padding); the test set gives each video whole, cut into the windows `predict` scores.
+Arrays stay memory-mapped until a crop is read.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import lightning as L
 import numpy as np
@@ -16,46 +17,66 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-# (features (T, D) float32, label) per item; (x (B, T, D), lengths (B,), labels (B,)) per batch
+from actrec.cache import FeatureCache
+from actrec.catalog import Clip, Splits
+from actrec.config import DataConfig
+from actrec.errors import ActrecError
+from actrec.head import cut_windows, window_starts
+
+# (x (B, T, D), lengths (B,), labels (B,)) per train/val batch
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def crop(n: int, window: int, rng: np.random.Generator | None) -> slice:
-    """A `window`-long slice of `n` steps: random start with `rng`, centred without."""
-    if n <= window:
-        return slice(0, n)
-    start = int(rng.integers(0, n - window + 1)) if rng is not None else (n - window) // 2
-    return slice(start, start + window)
+@dataclass
+class Split:
+    """The usable videos of one split: the cache that holds them and their class ids."""
 
+    cache: FeatureCache | None = None
+    paths: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
 
-def clip_starts(n: int, window: int, k: int) -> list[int]:
-    """Starts of `k` evenly spaced `window`-long windows over `n` steps (one when n <= window)."""
-    if n <= window or k <= 1:
-        return [max(0, (n - window) // 2)]
-    return sorted({int(round(s)) for s in np.linspace(0, n - window, k)})
-
-
-class SequenceDataset(Dataset):
-    """Items `(x, label)` from `load(i)` → (T, D) arrays, cropped to `window` steps."""
-
-    def __init__(
-        self,
-        load: Callable[[int], np.ndarray],
-        labels: list[int],
-        window: int,
-        train: bool = False,
-        seed: int = 0,
-    ) -> None:
-        self.load, self.labels, self.window, self.train = load, labels, window, train
-        self.rng = np.random.default_rng(seed) if train else None
+    def load(self, i: int) -> np.ndarray:
+        return self.cache.load(self.paths[i])  # memory-mapped (T, D) float16
 
     def __len__(self) -> int:
         return len(self.labels)
 
+
+class SequenceDataset(Dataset):
+    """Items `(x (T, D) float32, label)`: a random `window` crop (train) or the centre one."""
+
+    def __init__(self, split: Split, window: int, train: bool = False, seed: int = 0) -> None:
+        self.split, self.window, self.train = split, window, train
+        self.rng = np.random.default_rng(seed) if train else None
+
+    def __len__(self) -> int:
+        return len(self.split)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        arr = self.load(i)  # memory-mapped (T, D) float16
-        x = np.asarray(arr[crop(len(arr), self.window, self.rng)], dtype=np.float32)
-        return torch.from_numpy(x), self.labels[i]
+        arr = self.split.load(i)
+        n = len(arr)
+        if self.rng is not None:
+            start = int(self.rng.integers(0, max(1, n - self.window + 1)))
+        else:
+            start = window_starts(n, self.window, count=1)[0]
+        x = np.asarray(arr[start : start + self.window], dtype=np.float32)
+        return torch.from_numpy(x), self.split.labels[i]
+
+
+class VideoWindows(Dataset):
+    """Items `(windows (W, L, D), label (1,))`: each video whole, cut as `predict` cuts it (every
+    `stride` steps), or into `count` evenly spaced clips (MMAction2's multi-view test)."""
+
+    def __init__(self, split: Split, window: int, stride: int = 10, count: int | None = None):
+        self.split, self.window, self.stride, self.count = split, window, stride, count
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        arr = self.split.load(i)
+        starts = window_starts(len(arr), self.window, self.stride, self.count)
+        return cut_windows(arr, self.window, starts), torch.tensor([self.split.labels[i]])
 
 
 def pad_collate(items: list[tuple[torch.Tensor, int]]) -> Batch:
@@ -74,43 +95,74 @@ def class_weights(labels: list[int], num_classes: int) -> list[float]:
 
 
 class SequenceDataModule(L.LightningDataModule):
-    """Train / val / test `SequenceDataset`s over one loader function per split."""
+    """Train / val / test loaders over `Split`s; `clips` > 1 adds a K-clip test loader."""
 
     def __init__(
         self,
-        splits: dict[str, tuple[Callable[[int], np.ndarray], list[int]]],
+        splits: dict[str, Split],
         window: int = 32,
         batch: int = 32,
         workers: int = 0,
         sampler: str = "shuffle",  # shuffle | balanced (inverse-frequency weighted sampling)
         seed: int = 0,
+        stride: int = 10,  # test windows, in sampled frames (predict's stride)
+        clips: int = 1,
     ) -> None:
         super().__init__()
-        self.splits, self.window, self.batch = splits, window, batch
-        self.workers, self.sampler, self.seed = workers, sampler, seed
+        self.splits = {s: splits.get(s, Split()) for s in ("train", "val", "test")}
+        self.window, self.batch, self.workers = window, batch, workers
+        self.sampler, self.seed, self.stride, self.clips = sampler, seed, stride, clips
 
-    def _loader(self, stage: str, train: bool = False) -> DataLoader:
-        load, labels = self.splits[stage]
-        ds = SequenceDataset(load, labels, self.window, train=train, seed=self.seed)
-        sampler = None
+    def _sampler(self, ds: Dataset, labels: list[int], train: bool):
         t = self.trainer
         if not train and t is not None and t.world_size > 1:
             # Lightning's default would repeat clips to even out the ranks: each exactly once
-            sampler = UnrepeatedDistributedSampler(ds, t.world_size, t.global_rank, shuffle=False)
+            return UnrepeatedDistributedSampler(ds, t.world_size, t.global_rank, shuffle=False)
         if train and self.sampler == "balanced":
             w = class_weights(labels, max(labels) + 1)
-            sampler = WeightedRandomSampler([w[y] for y in labels], len(labels), replacement=True)
+            return WeightedRandomSampler([w[y] for y in labels], len(labels), replacement=True)
+        return None
+
+    def _loader(self, ds: Dataset, labels: list[int], train: bool = False, **kw) -> DataLoader:
+        sampler = self._sampler(ds, labels, train)
         return DataLoader(
-            ds, batch_size=self.batch, shuffle=train and sampler is None, sampler=sampler,
-            num_workers=self.workers, collate_fn=pad_collate, drop_last=False,
-            persistent_workers=self.workers > 0,
+            ds, shuffle=train and sampler is None, sampler=sampler, num_workers=self.workers,
+            persistent_workers=self.workers > 0, **kw,
         )  # fmt: skip
 
+    def _crops(self, stage: str, train: bool = False) -> DataLoader:
+        split = self.splits[stage]
+        ds = SequenceDataset(split, self.window, train=train, seed=self.seed)
+        return self._loader(ds, split.labels, train, batch_size=self.batch, collate_fn=pad_collate)
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
+        return self._crops("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
+        return self._crops("val")
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
+    def test_dataloader(self) -> list[DataLoader]:
+        split = self.splits["test"]
+        sets = [VideoWindows(split, self.window, self.stride)]
+        if self.clips > 1:
+            sets.append(VideoWindows(split, self.window, count=self.clips))
+        return [self._loader(ds, split.labels, batch_size=None) for ds in sets]
+
+
+def split_from_cache(clips: list[Clip], classes: list[str], cache: FeatureCache, ok: set[str]):
+    """The clips whose features are in `ok` (extracted without error) → a `Split`."""
+    usable = [c for c in clips if c.path in ok]
+    return Split(cache, [c.path for c in usable], [classes.index(c.label) for c in usable])
+
+
+def datamodule_from_cache(
+    splits: Splits, cache: FeatureCache, ok: set[str], cfg: DataConfig, seed: int,
+    stride: int, clips: int = 1,
+) -> SequenceDataModule:  # fmt: skip
+    """The DataModule over the cached features of every split (`ok`: paths that decoded)."""
+    parts = {s: split_from_cache(getattr(splits, s), splits.classes, cache, ok)
+             for s in ("train", "val", "test")}  # fmt: skip
+    if not parts["train"].labels:
+        raise ActrecError("no training video could be decoded")
+    return SequenceDataModule(parts, cfg.window, cfg.batch, cfg.workers, cfg.sampler, seed,
+                              stride, clips)  # fmt: skip

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -26,9 +27,18 @@ import cv2
 import numpy as np
 import torch
 
-from actrec.backbone import Backbone
+from actrec.backbone import Backbone, FrameStream
+from actrec.cache import atomic_path
+from actrec.config import LiveOptions
 from actrec.errors import ActrecError
-from actrec.model import GRUHead, backbone_for_bundle, head_from_bundle, load_bundle
+from actrec.head import (
+    GRUHead,
+    RunningStandardiser,
+    backbone_for_bundle,
+    head_from_bundle,
+    load_bundle,
+    score_windows,
+)
 from actrec.predict import draw_label
 from actrec.video import Grabber
 
@@ -37,70 +47,44 @@ HIDDEN_LABEL = "…"  # shown while the smoothed score is below the threshold
 
 
 @dataclass
-class Track:
+class Run:
     """One GRU run, started from a zero state at some step: its state and outputs so far."""
 
     state: torch.Tensor | None = None  # (layers, 1, H)
     outs: list[torch.Tensor] = field(default_factory=list)  # (H,) per step
 
 
-@dataclass
 class Lane:
-    """One fps-spaced subsequence of the frames: motion input, recent features, GRU runs."""
+    """One fps-spaced subsequence of the frames: its features (motion input carried inside),
+    running statistics, the last `window` features and its GRU runs."""
 
-    window: int
-    prev: np.ndarray | None = None  # last frame of this lane, resized (S, S, 3)
-    feats: deque = field(default_factory=deque)  # last `window` (D,) features
-    tracks: list[Track] = field(default_factory=list)  # oldest first
-    mean: torch.Tensor | None = None  # (D,) running statistics for the streaming normalisation
-    var: torch.Tensor | None = None
+    def __init__(self, backbone: Backbone, window: int) -> None:
+        self.window = window
+        self.features = FrameStream(backbone)
+        self.standardise = RunningStandardiser(span=window / 3)
+        self.feats: deque[np.ndarray] = deque(maxlen=window)  # (D,) each
+        self.runs: list[Run] = []  # oldest first
 
-    def standardise(self, f: torch.Tensor) -> torch.Tensor:
-        """(D,) feature → (1, D), standardised by exponential running statistics over ~window/3.
-
-        `clip_standardise` uses the whole window's statistics, future frames included; online
-        only the past is known. Statistics over the last window lag an action change by seconds;
-        a short memory (measured on a 60 s video of back-to-back actions: 0.89 of labels right
-        once an action has lasted 3 s, against 0.55 with last-window statistics) follows it.
-        """
-        alpha = 2 / (self.window / 3 + 1)
-        if self.mean is None:
-            self.mean, self.var = f.clone(), torch.zeros_like(f)
-        d = f - self.mean
-        self.mean = self.mean + alpha * d
-        self.var = (1 - alpha) * (self.var + alpha * d * d)
-        std = self.var.sqrt()
-        return ((f - self.mean) / (std + 0.1 * std.mean() + 1e-6))[None]  # floor as in training
-
-    def push(self, item: torch.Tensor) -> torch.Tensor:
-        """Add a (D,) feature → the last `window` of them, (1, T, D)."""
-        self.feats.append(item)
-        while len(self.feats) > self.window:
-            self.feats.popleft()
-        return torch.stack(list(self.feats))[None]
-
-    def tracks_for_step(self) -> list[Track]:
+    def runs_for_step(self) -> list[Run]:
         """Staggered restarts: a new run every window/2 steps, a run dropped at `window` steps.
 
         The head was trained on windows that start from a zero state; a state carried on for
         minutes would remember actions long gone. The oldest live run has seen between half a
         window and a window of frames, like `predict`'s windows, for 2 GRU steps per frame.
         """
-        if self.tracks and len(self.tracks[0].outs) >= self.window:
-            self.tracks.pop(0)
-        if not self.tracks or len(self.tracks[-1].outs) >= max(1, self.window // 2):
-            self.tracks.append(Track())
-        return self.tracks
+        if self.runs and len(self.runs[0].outs) >= self.window:
+            self.runs.pop(0)
+        if not self.runs or len(self.runs[-1].outs) >= max(1, self.window // 2):
+            self.runs.append(Run())
+        return self.runs
 
 
 class Scorer:
-    """Features → class probabilities, streaming (one GRU step) or over the last window."""
+    """Frames → class probabilities, streaming (one GRU step) or over the last window."""
 
     def __init__(self, head: GRUHead, backbone: Backbone, window: int, mode: str, lanes: int):
-        if mode not in ("stream", "window"):
-            raise ActrecError(f"mode must be 'stream' or 'window', got {mode!r}")
-        self.head, self.backbone, self.mode = head, backbone, mode
-        self.lanes = [Lane(window) for _ in range(max(1, lanes))]
+        self.head, self.mode, self.window = head, mode, window
+        self.lanes = [Lane(backbone, window) for _ in range(max(1, lanes))]
         self.size = (backbone.settings.imgsz,) * 2
 
     @torch.inference_mode()
@@ -108,16 +92,16 @@ class Scorer:
         """A full-size RGB frame → (C,) probabilities from lane `lane`."""
         ln = self.lanes[lane]
         small = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-        f = self.backbone.features(small[None], ln.prev)[0]  # (D,)
-        ln.prev = small
-        x = ln.push(torch.from_numpy(f))  # (1, T, D)
-        if self.mode == "window":
-            return torch.softmax(self.head(x)[0], -1).numpy()  # the call `predict` makes
-        z = ln.standardise(x[0, -1]) if self.head.clip_norm else x[:, -1]  # (1, D)
-        for tr in ln.tracks_for_step():
-            out, tr.state = self.head.step(z, tr.state)  # (1, H)
-            tr.outs.append(out[0])
-        outs = torch.stack(ln.tracks[0].outs)[None]  # (1, T', H) of the oldest run
+        f = ln.features(small[None])[0]  # (D,)
+        ln.feats.append(f)
+        if self.mode == "window":  # the call `predict` makes on its last window
+            return score_windows(self.head, np.stack(ln.feats), self.window, [0])[0]
+        x = torch.from_numpy(f)
+        z = ln.standardise(x) if self.head.clip_norm else x[None]  # (1, D)
+        for run in ln.runs_for_step():
+            out, run.state = self.head.step(z, run.state)  # (1, H)
+            run.outs.append(out[0])
+        outs = torch.stack(ln.runs[0].outs)[None]  # (1, T', H) of the oldest run
         logits = self.head.pool_classify(outs, torch.ones(outs.shape[:2], dtype=torch.bool))
         return torch.softmax(logits[0], -1).numpy()
 
@@ -162,32 +146,13 @@ def has_display() -> bool:
     )
 
 
-@dataclass
-class LiveOptions:
-    """`actrec live` options (see the README)."""
-
-    source: str | int = 0  # camera index, video file or stream URL
-    mode: str = "stream"  # stream: one GRU step per frame | window: re-score the last window
-    realtime: bool | None = None  # files: paced at their fps (default) or as fast as possible
-    smooth: int = 5  # moving average over this many probability vectors
-    threshold: float = 0.4  # below it the label shows as "…"
-    topk: int = 3
-    lanes: int | None = None  # auto: source fps / model fps (1 in window mode)
-    headless: bool | None = None  # auto: true when no display is present
-    out: str | None = None  # annotated video
-    log: str | None = None  # JSON lines: t, label, score, fps, latency_ms
-    duration: float | None = None  # stop after this many seconds
-    device: str | None = None
-
-
 class VideoOut:
-    """Annotated frames → mp4, on the source's clock: a dropped frame repeats the last one."""
+    """Annotated frames → an mp4 at `path`, on the source's clock: a dropped frame repeats the
+    last one. (`run_live` writes it through `atomic_path`.)"""
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
-        self.path, self.fps = Path(path), fps
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        self.fps = fps
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         self.count, self.last = 0, None
 
     def write(self, bgr: np.ndarray, t: float) -> None:
@@ -199,10 +164,6 @@ class VideoOut:
 
     def close(self) -> None:
         self.writer.release()
-        if self.count:
-            self.tmp.replace(self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 def draw_overlay(bgr: np.ndarray, shown: tuple, fps: float, latency: float, info: str) -> None:
@@ -234,7 +195,7 @@ def _summary(records: list[dict], grab: Grabber, shown: tuple, seconds: float) -
 
 
 def _open_log(path: str) -> TextIO:
-    """The JSON-lines log, its folder made if needed; closed by `run_live`'s `finally`."""
+    """The JSON-lines log (written as it goes, so it can be followed), its folder made if needed."""
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -252,19 +213,31 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
         _qt_fonts()
-    logf = _open_log(opts.log) if opts.log else None  # before the camera: a bad path fails fast
-    try:
+    with ExitStack() as stack:  # closes the outputs (and renames the video) however it ends
+        logf = stack.enter_context(_open_log(opts.log)) if opts.log else None  # before the camera
         grab = Grabber(opts.source, opts.realtime)
-    except ActrecError:
-        if logf:
-            logf.close()
-        raise
+        stack.callback(grab.close)
+        writer = None
+        if opts.out:
+            tmp = stack.enter_context(atomic_path(opts.out, hidden=False))
+            writer = VideoOut(tmp, grab.fps, grab.size)
+            stack.callback(writer.close)  # released before the rename above
+        if not headless:
+            stack.callback(cv2.destroyAllWindows)
+        records, shown, seconds = _loop(bundle, head, backbone, grab, opts, headless, writer,
+                                        logf, echo)  # fmt: skip
+    if grab.error:
+        raise ActrecError(grab.error)
+    return _summary(records, grab, shown, seconds)
+
+
+def _loop(bundle, head, backbone, grab, opts, headless, writer, logf, echo):
+    """Read, label, draw and write until the source ends; → (records, last shown, seconds)."""
     s = bundle["sample"]
     k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
     score = Scorer(head, backbone, s["window"], opts.mode, k)
     smooth = Smoother(bundle["classes"], opts.smooth, opts.threshold, opts.topk)
     rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
-    writer = VideoOut(opts.out, grab.fps, grab.size) if opts.out else None
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {opts.mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []
@@ -298,14 +271,4 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
                 break
     except KeyboardInterrupt:
         echo("live: interrupted; closing the outputs")
-    finally:
-        grab.close()
-        if writer:
-            writer.close()
-        if logf:
-            logf.close()
-        if not headless:
-            cv2.destroyAllWindows()
-    if grab.error:
-        raise ActrecError(grab.error)
-    return _summary(records, grab, shown, time.perf_counter() - start)
+    return records, shown, time.perf_counter() - start
