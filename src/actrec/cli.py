@@ -81,13 +81,12 @@ def cmd_synth(args: list[str]) -> None:
 
 
 def cmd_extract(args: list[str]) -> None:
-    from actrec.backbone import Backbone
     from actrec.catalog import build_splits
-    from actrec.extract import extract_dataset
+    from actrec.extract import extract_dataset, feature_source
 
     cfg = _config(args)
     paths = [c.path for c in build_splits(cfg.data).all()]
-    cache, _ = extract_dataset(cfg, paths, Backbone(cfg.features), _echo)
+    cache, _ = extract_dataset(cfg, paths, feature_source(cfg), _echo)
     _echo(f"cache: {cache.dir}")
 
 

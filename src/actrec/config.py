@@ -37,6 +37,10 @@ def _unit(v: Any) -> bool:
     return 0 <= v <= 1
 
 
+def _size(v: Any) -> bool:
+    return v > 0 and v % 32 == 0
+
+
 @dataclass
 class DataConfig:
     format: str = opt("auto", "auto (folder or list file) | ucf101 | hmdb51 | kinetics",
@@ -79,13 +83,33 @@ class FeatureSettings:
     grid: int = opt(1, "pool each of grid x grid cells separately", _positive, "> 0")
     appearance: bool = False  # the frames themselves
     motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
-    imgsz: int = opt(224, rule=lambda v: v > 0 and v % 32 == 0, expects="a multiple of 32")
+    imgsz: int = opt(224, rule=_size, expects="a multiple of 32")
     batch: int = opt(32, rule=_positive, expects="> 0")
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     half: bool = True  # fp16 on CUDA (ignored elsewhere)
 
 
 MACHINE_SETTINGS = ("batch", "device", "half")  # FeatureSettings a bundle never keeps
+
+PEOPLE_PARTS = ("pose", "velocity", "box")
+
+
+@dataclass
+class PeopleSettings:
+    """The person stream: pose keypoints of tracked people instead of whole-frame features."""
+
+    enabled: bool = opt(False, "one sequence per tracked person (needs pose weights)")
+    parts: list[str] = opt(list(PEOPLE_PARTS), "what each person's vector holds: pose "
+                           "(normalised keypoints + mask), velocity, box (its motion)",
+                           rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS),
+                           expects=f"a non-empty list of {', '.join(PEOPLE_PARTS)}")  # fmt: skip
+    imgsz: int = opt(320, "detection size (long side): larger finds smaller people, slower",
+                     rule=_size, expects="a multiple of 32")  # fmt: skip
+    conf: float = opt(0.25, "detection confidence", _unit, "a number in [0, 1]")
+    tracker: str = opt("bytetrack.yaml", "ultralytics tracker config: bytetrack.yaml | "
+                       "botsort.yaml | a path")  # fmt: skip
+    min_track: float = opt(1.0, "seconds: shorter tracks are ignored", rule=lambda v: v >= 0,
+                           expects=">= 0")  # fmt: skip
 
 
 @dataclass
@@ -136,6 +160,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     features: FeatureSettings = field(default_factory=FeatureSettings)
+    people: PeopleSettings = field(default_factory=PeopleSettings)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -162,6 +187,9 @@ class PredictOptions:
     stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
                                _positive, "> 0")  # fmt: skip
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
+                                   "the model's); larger finds smaller people", _size, "a "
+                                   "multiple of 32")  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
 
 

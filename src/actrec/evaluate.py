@@ -21,7 +21,7 @@ from actrec.config import EvaluateOptions
 from actrec.data import SequenceDataModule, split_from_cache
 from actrec.errors import ActrecError
 from actrec.extract import extract, quiet_lightning, report
-from actrec.head import backbone_for_bundle, load_bundle, stride_steps
+from actrec.head import load_bundle, source_for_bundle, stride_steps
 from actrec.model import ActionClassifier
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"
@@ -81,9 +81,9 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     bundle = load_bundle(model_path)
     classes, s = bundle["classes"], bundle["sample"]
     clips = load_clips(data, "", classes)
-    backbone = backbone_for_bundle(bundle, opts.device)
-    cache = FeatureCache(opts.cache_dir, backbone.fingerprint, s["fps"])
-    summary = extract([c.path for c in clips], backbone, cache, s["fps"])
+    source = source_for_bundle(bundle, opts.device)
+    cache = FeatureCache(opts.cache_dir, source.fingerprint, s["fps"])
+    summary = extract([c.path for c in clips], source, cache, s["fps"])
     report(summary, echo)
     split = split_from_cache(clips, classes, cache, summary.ok)
     if not split.labels:

@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader
 from actrec.backbone import Backbone
 from actrec.cache import FeatureCache
 from actrec.config import Config
-from actrec.features import Assembler, ChunkStream, VideoFeatures, chunk_loader, progress_bar
+from actrec.features import Assembler, Source, VideoFeatures, chunk_loader, chunks_for, progress_bar
+from actrec.people import People
 
 log = logging.getLogger("actrec")
 
@@ -42,12 +43,13 @@ class _Extractor(L.LightningModule):
     """`Trainer.predict`'s view of the backbone: each rank decodes its own share of the videos
     (rank r takes videos r, r + R, ...) in DataLoader workers; a chunk in, a finished video out."""
 
-    def __init__(self, backbone: Backbone, paths: list[str], fps: float, chunk: int, workers: int):
+    def __init__(self, source: Source, paths: list[str], fps: float, chunk: int, workers: int):
         super().__init__()
-        self.backbone, self.paths, self.fps, self.chunk, self.workers = (
-            backbone, paths, fps, chunk, workers
+        self.source, self.paths, self.fps, self.chunk, self.workers = (
+            source, paths, fps, chunk, workers
         )  # fmt: skip
-        self.assembler = Assembler(backbone)
+        self.backbone: Backbone = getattr(source, "backbone", source)
+        self.assembler = Assembler(source, fps)
 
     def share(self) -> list[str]:
         return self.paths[self.global_rank :: self.trainer.world_size]
@@ -57,7 +59,7 @@ class _Extractor(L.LightningModule):
             self.backbone.to(self.trainer.strategy.root_device)
 
     def predict_dataloader(self) -> DataLoader:
-        stream = ChunkStream(self.share(), self.fps, self.backbone.settings.imgsz, self.chunk)
+        stream = chunks_for(self.source, self.share(), self.fps, self.chunk)
         return chunk_loader(stream, self.workers, pin=self.backbone.device.type == "cuda")
 
     def transfer_batch_to_device(self, batch: dict, device: torch.device, idx: int) -> dict:
@@ -88,7 +90,8 @@ class _CacheWriter(BasePredictionWriter):
         if video.error:
             self.cache.put_failure(video.path, video.error)
         else:
-            self.cache.put(video.path, video.feats, video.fps, video.times, trainer.global_rank)
+            self.cache.put(video.path, video.feats, video.fps, video.times, trainer.global_rank,
+                           video.tracks)  # fmt: skip
         self.bar.advance(self.task)
 
     def on_predict_end(self, trainer: L.Trainer, module: _Extractor) -> None:
@@ -98,7 +101,7 @@ class _CacheWriter(BasePredictionWriter):
 
 def extract(
     paths: list[str],
-    backbone: Backbone,
+    source: Source,
     cache: FeatureCache,
     fps: float = 10.0,
     chunk: int = 32,
@@ -123,7 +126,7 @@ def extract(
             **(trainer or {}), logger=False, enable_checkpointing=False,
             enable_progress_bar=False, enable_model_summary=False, callbacks=[writer],
         )  # fmt: skip
-        runner.predict(_Extractor(backbone, todo, fps, chunk, workers), return_predictions=False)
+        runner.predict(_Extractor(source, todo, fps, chunk, workers), return_predictions=False)
     else:
         log.info(f"all {len(paths)} videos already cached: no backbone work")
     summary = Summary()
@@ -140,14 +143,20 @@ def extract(
     return summary
 
 
-def extract_dataset(cfg: Config, paths: list[str], backbone: Backbone, echo=print):
+def feature_source(cfg: Config, backbone: Backbone | None = None) -> Source:
+    """What a config's features come from: the backbone's whole frames, or its tracked people."""
+    backbone = backbone or Backbone(cfg.features)
+    return People(backbone, cfg.people) if cfg.people.enabled else backbone
+
+
+def extract_dataset(cfg: Config, paths: list[str], source: Source, echo=print):
     """Fill the cache for a dataset, write its manifest, report; → (cache, summary)."""
-    cache = FeatureCache(cfg.cache_dir, backbone.fingerprint, cfg.sample.fps)
+    cache = FeatureCache(cfg.cache_dir, source.fingerprint, cfg.sample.fps)
     s = cfg.sample
-    summary = extract(paths, backbone, cache, s.fps, s.chunk, s.workers,
+    summary = extract(paths, source, cache, s.fps, s.chunk, s.workers,
                       trainer=asdict(cfg.trainer))  # fmt: skip
     if rank_zero_only.rank == 0:  # every rank's sidecars are in by now (extract's barrier)
-        cache.write_manifest({"backbone": backbone.describe(), "sample": asdict(cfg.sample)})
+        cache.write_manifest({"backbone": source.describe(), "sample": asdict(cfg.sample)})
     report(summary, echo)
     return cache, summary
 

@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from actrec.backbone import Backbone, FrameStream
 from actrec.errors import ActrecError
+from actrec.people import People, PersonStream
 from actrec.video import open_video, sampled_indices
+
+Source = Backbone | People  # what turns frames into features: whole frames, or people
 
 
 class ChunkStream(IterableDataset):
-    """Yields decoded chunks of each video: dicts with `path`, `frames` (N, S, S, 3), `times`,
-    `total` (sampled frames expected, 0 if unknown), `last`, and `error` on failure.
-    Worker k takes videos k, k + W, k + 2W, ..."""
+    """Yields decoded chunks of each video: dicts with `path`, `frames` (N, H, W, 3), `times`,
+    `scale` (source pixels per frame pixel), `total` (sampled frames expected, 0 if unknown),
+    `last`, and `error` on failure. Frames are `size` x `size`, or with their long side at `size`
+    when `keep_aspect`. Worker k takes videos k, k + W, k + 2W, ..."""
 
-    def __init__(self, paths: list[str], fps: float, imgsz: int, chunk: int) -> None:
-        self.paths, self.fps, self.imgsz, self.chunk = paths, fps, imgsz, chunk
+    def __init__(
+        self, paths: list[str], fps: float, size: int, chunk: int, keep_aspect: bool = False
+    ) -> None:
+        self.paths, self.fps, self.size, self.chunk = paths, fps, size, chunk
+        self.keep_aspect = keep_aspect
 
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
@@ -38,13 +45,17 @@ class ChunkStream(IterableDataset):
             yield from self._video(self.paths[i])
 
     def _video(self, path: str) -> Iterator[dict]:
-        empty = np.zeros((0, self.imgsz, self.imgsz, 3), np.uint8)
+        empty = np.zeros((0, self.size, self.size, 3), np.uint8)
         try:
             with open_video(path) as src:
                 fps, duration, n = src.fps, src.duration, src.n_frames
                 total = len(sampled_indices(n, fps, self.fps)) if n else 0
-                for c in src.chunks(self.fps, (self.imgsz, self.imgsz), self.chunk):
-                    yield dict(path=path, frames=c.frames, times=c.times, total=total, last=False)
+                w, h = src.size
+                k = self.size / max(w, h) if self.keep_aspect else 0
+                size = (max(32, round(w * k)), max(32, round(h * k))) if k else (self.size,) * 2
+                for c in src.chunks(self.fps, size, self.chunk):
+                    yield dict(path=path, frames=c.frames, times=c.times, scale=w / size[0],
+                               total=total, last=False)  # fmt: skip
         except Exception as e:  # ours, or a decoder's own exception types: report, keep going
             msg = str(e) if isinstance(e, ActrecError) else f"cannot decode {path}: {e}"
             yield dict(path=path, frames=empty, times=np.zeros(0), last=True, error=msg)
@@ -69,6 +80,7 @@ class VideoFeatures:
     fps: float = 0.0  # the video's native rate
     duration: float = 0.0  # seconds
     error: str = ""
+    tracks: list[dict] = field(default_factory=list)  # the person stream: every track, main first
 
 
 class Assembler:
@@ -77,30 +89,35 @@ class Assembler:
     `feed` runs the backbone on a chunk and returns None until a video's last item arrives.
     """
 
-    def __init__(self, backbone: Backbone) -> None:
-        self.backbone = backbone
-        self.streams: dict[str, FrameStream] = {}
-        self.parts: dict[str, list[np.ndarray]] = {}
-        self.times: dict[str, list[np.ndarray]] = {}
+    def __init__(self, source: Source, fps: float) -> None:
+        self.source, self.fps = source, fps
+        self.streams: dict[str, FrameStream | PersonStream] = {}
 
     def feed(self, item: dict) -> VideoFeatures | None:
         path = item["path"]
         if not item["last"]:
-            stream = self.streams.setdefault(path, FrameStream(self.backbone))
-            self.parts.setdefault(path, []).append(stream(np.asarray(item["frames"])))  # (N, D)
-            self.times.setdefault(path, []).append(np.asarray(item["times"]))
+            stream = self.streams.setdefault(path, self.source.stream(self.fps))
+            stream.push(np.asarray(item["frames"]), np.asarray(item["times"]), item["scale"])
             return None
-        self.streams.pop(path, None)
-        parts, times = self.parts.pop(path, []), self.times.pop(path, [])
-        empty = np.zeros((0, self.backbone.feature_dim), np.float32)
+        stream = self.streams.pop(path, None)
+        empty = np.zeros((0, self.source.feature_dim), np.float32)
         if "error" in item:  # chunks that decoded before the failure are dropped
             return VideoFeatures(path, empty, np.zeros(0), error=item["error"])
-        if not parts:  # opened, but not one frame came out
+        if stream is None:  # opened, but not one frame came out
             return VideoFeatures(path, empty, np.zeros(0), error=f"cannot decode {path}: no frames")
-        t = np.concatenate(times)
+        try:
+            feats, times, tracks = stream.result()
+        except ActrecError as e:
+            return VideoFeatures(path, empty, np.zeros(0), error=f"{path}: {e}")
         # a stream-like file does not say how many frames it has: it lasts to its last frame
-        duration = item["duration"] or float(t[-1]) + 1 / max(item["fps"], 1e-6)
-        return VideoFeatures(path, np.concatenate(parts), t, float(item["fps"]), duration)
+        duration = item["duration"] or float(times[-1]) + 1 / max(item["fps"], 1e-6)
+        return VideoFeatures(path, feats, times, float(item["fps"]), duration, tracks=tracks)
+
+
+def chunks_for(source: Source, paths: list[str], fps: float, chunk: int = 32) -> ChunkStream:
+    """The decoding `source` needs: squares for whole-frame features, the long side for people."""
+    size, keep_aspect = source.decode_size
+    return ChunkStream(paths, fps, size, chunk, keep_aspect)
 
 
 def progress_bar(enabled: bool):
@@ -112,7 +129,7 @@ def progress_bar(enabled: bool):
 
 
 def video_features(
-    path: str, backbone: Backbone, fps: float, chunk: int = 32, workers: int = 1,
+    path: str, source: Source, fps: float, chunk: int = 32, workers: int = 1,
     progress: bool | None = None,
 ) -> VideoFeatures:  # fmt: skip
     """One video → its features; ActrecError when it cannot be decoded.
@@ -120,8 +137,8 @@ def video_features(
     `progress` (default: when stdout is a terminal) shows sampled frames done of the total.
     """
     show = sys.stdout.isatty() if progress is None else progress
-    stream = ChunkStream([str(path)], fps, backbone.settings.imgsz, chunk)
-    assembler = Assembler(backbone)
+    stream = chunks_for(source, [str(path)], fps, chunk)
+    assembler = Assembler(source, fps)
     with progress_bar(show) as bar:
         task = bar.add_task("frames", total=None)
         for item in chunk_loader(stream, workers):
@@ -138,7 +155,7 @@ def check(paths: list[str], fps: float = 10.0, workers: int = 1, progress: bool 
     bad: dict[str, str] = {}
     with progress_bar(progress and bool(paths)) as bar:
         task = bar.add_task("check", total=len(paths))
-        for item in chunk_loader(ChunkStream(paths, fps, imgsz=32, chunk=64), workers):
+        for item in chunk_loader(ChunkStream(paths, fps, size=32, chunk=64), workers):
             if "error" in item:
                 bad[item["path"]] = item["error"]
             if item["last"]:

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from actrec.backbone import Backbone
-from actrec.config import FeatureSettings
+from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
+from actrec.people import People
 
 BUNDLE_FORMAT = "actrec-bundle-3"  # bumped whenever the head or the bundle's layout changes
 
@@ -224,13 +225,18 @@ def head_from_bundle(bundle: dict) -> GRUHead:
     return head.eval()
 
 
-def backbone_for_bundle(bundle: dict, device: str = "auto") -> Backbone:
-    """The backbone the bundle was trained on, on `device`; refused when its fingerprint differs."""
-    backbone = Backbone(FeatureSettings(**bundle["backbone"]["settings"], device=device))
-    want = bundle["backbone"]["fingerprint"]
-    if backbone.fingerprint != want:
+def source_for_bundle(bundle: dict, device: str = "auto", **people) -> Backbone | People:
+    """What the bundle's features came from, on `device`: its backbone, or the person stream over
+    it (`people` overrides use-time settings such as `imgsz`); refused when the fingerprint
+    differs."""
+    desc = bundle["backbone"]
+    source = backbone = Backbone(FeatureSettings(**desc["settings"], device=device))
+    if "people" in desc:
+        source = People(backbone, PeopleSettings(**{**desc["people"], **people}))
+    want = desc["fingerprint"]
+    if source.fingerprint != want:
         raise ActrecError(
             f"backbone mismatch: the model was trained on features '{want}' but this machine "
-            f"loads '{backbone.fingerprint}' (different weights or feature settings)"
+            f"loads '{source.fingerprint}' (different weights or feature settings)"
         )
-    return backbone
+    return source

@@ -34,10 +34,10 @@ from actrec.errors import ActrecError
 from actrec.head import (
     GRUHead,
     RunningStandardiser,
-    backbone_for_bundle,
     head_from_bundle,
     load_bundle,
     score_windows,
+    source_for_bundle,
 )
 from actrec.predict import draw_label
 from actrec.video import Grabber
@@ -92,7 +92,7 @@ class Scorer:
         """A full-size RGB frame → (C,) probabilities from lane `lane`."""
         ln = self.lanes[lane]
         small = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-        f = ln.features(small[None])[0]  # (D,)
+        f = ln.features.step(small[None])[0]  # (D,)
         ln.feats.append(f)
         if self.mode == "window":  # the call `predict` makes on its last window
             return score_windows(self.head, np.stack(ln.feats), self.window, [0])[0]
@@ -207,7 +207,9 @@ def _open_log(path: str) -> TextIO:
 def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
     bundle = load_bundle(model)
-    head, backbone = head_from_bundle(bundle), backbone_for_bundle(bundle, opts.device)
+    head, backbone = head_from_bundle(bundle), source_for_bundle(bundle, opts.device)
+    if not isinstance(backbone, Backbone):
+        raise ActrecError("live does not run person-stream models yet: use predict on a file")
     if backbone.warning:
         echo(backbone.warning)
     headless = not has_display() if opts.headless is None else opts.headless

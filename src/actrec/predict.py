@@ -20,10 +20,10 @@ from actrec.config import PredictOptions
 from actrec.errors import ActrecError
 from actrec.features import video_features
 from actrec.head import (
-    backbone_for_bundle,
     head_from_bundle,
     load_bundle,
     score_windows,
+    source_for_bundle,
     stride_steps,
     video_label,
     window_starts,
@@ -36,19 +36,44 @@ def write_json(path: str | Path, result: dict) -> None:
         tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False))
 
 
-def timeline(probs: np.ndarray, starts, window, times, duration, classes) -> list[dict]:
-    """Window rows: start_s/end_s span the sampled frames, the last window reaching the end."""
-    step = float(np.median(np.diff(times))) if len(times) > 1 else duration
+def timeline(probs: np.ndarray, starts, window, times, end: float, classes, start: float = 0.0):
+    """Window rows: start_s/end_s span the sampled frames, the first window starting at `start`
+    and the last one reaching `end` (the video's, or a person's, first and last moment)."""
+    step = float(np.median(np.diff(times))) if len(times) > 1 else end - start
     rows = []
     for k, (s, p) in enumerate(zip(starts, probs, strict=True)):
         e = min(s + window, len(times)) - 1
-        end = duration if k == len(starts) - 1 else min(duration, float(times[e]) + step)
+        stop = end if k == len(starts) - 1 else min(end, float(times[e]) + step)
         top = int(p.argmax())
         rows.append(
-            dict(start_s=round(float(times[s]) if k else 0.0, 3), end_s=round(end, 3),
+            dict(start_s=round(float(times[s]) if k else start, 3), end_s=round(stop, 3),
                  label=classes[top], score=round(float(p[top]), 4))
         )  # fmt: skip
     return rows
+
+
+def label_sequence(head, feats, times, start, end, window, stride, classes) -> dict:
+    """One sequence (a video's or a person's) → its label, score, probabilities and timeline."""
+    starts = window_starts(len(feats), window, stride)
+    probs = score_windows(head, feats, window, starts)  # (W, C)
+    mean = video_label(probs)
+    top = int(mean.argmax())
+    return dict(
+        label=classes[top], score=round(float(mean[top]), 4),
+        probabilities={c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)},
+        timeline=timeline(probs, starts, window, times, end, classes, start),
+    )  # fmt: skip
+
+
+def _person(track: dict, head, window: int, stride: int, fps: float, classes) -> dict:
+    t = track["times"]
+    start, end = float(t[0]), float(t[-1]) + 1 / fps
+    seq = label_sequence(head, track["feats"], t, start, end, window, stride, classes)
+    del seq["probabilities"]
+    frames = [[round(float(x), 3), [round(float(v), 1) for v in b]]
+              for x, b in zip(t, track["boxes"], strict=True)]  # fmt: skip
+    return dict(id=int(track["id"]), start_s=round(start, 3), end_s=round(end, 3), **seq,
+                frames=frames)  # fmt: skip
 
 
 def _check_video(video: str | Path) -> None:
@@ -61,30 +86,33 @@ def _check_video(video: str | Path) -> None:
 
 
 def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | None = None) -> dict:
-    """Label `video` with the bundle at `model`; optionally write the annotated video / JSON."""
+    """Label `video` with the bundle at `model`; optionally write the annotated video / JSON.
+
+    A person-stream model labels every tracked person (`people`, main actor first); the clip's
+    label is its main actor's.
+    """
     opts = opts or PredictOptions()
     bundle = load_bundle(model)
     _check_video(video)
     head = head_from_bundle(bundle)
-    backbone = backbone_for_bundle(bundle, opts.device)
+    people = {"imgsz": opts.people_imgsz} if opts.people_imgsz else {}
+    source = source_for_bundle(bundle, opts.device, **people)
     s, classes = bundle["sample"], bundle["classes"]
-    v = video_features(str(video), backbone, s["fps"], progress=opts.progress)
+    v = video_features(str(video), source, s["fps"], progress=opts.progress)
     stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
-    starts = window_starts(len(v.feats), s["window"], stride)
-    probs = score_windows(head, v.feats, s["window"], starts)  # (W, C)
-    mean = video_label(probs)
-    top = int(mean.argmax())
     result = dict(
-        video=str(video), label=classes[top], score=round(float(mean[top]), 4),
-        probabilities={c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)},
-        duration_s=round(v.duration, 3), fps_sampled=s["fps"], window_s=s["window"] / s["fps"],
-        timeline=timeline(probs, starts, s["window"], v.times, v.duration, classes),
+        video=str(video), duration_s=round(v.duration, 3), fps_sampled=s["fps"],
+        window_s=s["window"] / s["fps"],
+        **label_sequence(head, v.feats, v.times, 0.0, v.duration, s["window"], stride, classes),
         backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"],
     )  # fmt: skip
+    if v.tracks:
+        result["people"] = [_person(t, head, s["window"], stride, s["fps"], classes)
+                            for t in v.tracks]  # fmt: skip
     if opts.json:
         write_json(opts.json, result)
     if opts.out:
-        annotate(str(video), result["timeline"], Path(opts.out))
+        annotate(str(video), result, Path(opts.out))
     return result
 
 
@@ -104,14 +132,43 @@ def draw_label(frame: np.ndarray, text: str, score: float) -> None:
                 (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)  # fmt: skip
 
 
-def annotate(video: str, rows: list[dict], out: Path) -> None:
-    """Re-decode `video` at its own rate and write it with the current label drawn on it."""
+def draw_person(frame: np.ndarray, box, text: str) -> None:
+    """A person's box with `text` (id, label, score) above it, on a BGR frame (in place)."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    scale = max(0.4, frame.shape[1] / 1280)
+    cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 200, 255), max(1, int(2 * scale)))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 1)
+    top = max(th + 4, y1)
+    cv2.rectangle(frame, (x1, top - th - 4), (x1 + tw + 4, top), (0, 200, 255), -1)
+    cv2.putText(frame, text, (x1 + 2, top - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
+                (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+
+
+def _people_at(t: float, people: list[dict], fps: float) -> list[tuple[list, str]]:
+    """(box, text) of each person seen within one sampled frame of `t`."""
+    out = []
+    for p in people:
+        if not p["start_s"] - 1 / fps <= t <= p["end_s"]:
+            continue
+        at, box = min(p["frames"], key=lambda f: abs(f[0] - t))
+        if abs(at - t) <= 1 / fps:
+            row = _label_at(t, p["timeline"])
+            out.append((box, f"{p['id']} {row['label']} {row['score']:.2f}"))
+    return out
+
+
+def annotate(video: str, result: dict, out: Path) -> None:
+    """Re-decode `video` at its own rate and write it with the current label drawn on it, and
+    each tracked person's box, id, label and score."""
+    rows, people = result["timeline"], result.get("people", [])
     with open_video(video) as src, atomic_path(out, hidden=False) as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), src.fps, src.size)
         try:
             for c in src.chunks(None, None, 32):
                 for rgb, t in zip(c.frames, c.times, strict=True):
                     frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+                    for box, text in _people_at(float(t), people, result["fps_sampled"]):
+                        draw_person(frame, box, text)
                     row = _label_at(float(t), rows)
                     draw_label(frame, row["label"], row["score"])
                     writer.write(frame)

@@ -19,13 +19,12 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from actrec.backbone import Backbone
 from actrec.catalog import Splits, build_splits
 from actrec.config import Config, save_config
 from actrec.data import class_weights, datamodule_from_cache
 from actrec.errors import ActrecError
 from actrec.evaluate import pyplot, test_and_report
-from actrec.extract import extract_dataset, quiet_lightning
+from actrec.extract import extract_dataset, feature_source, quiet_lightning
 from actrec.head import stride_steps
 from actrec.model import ActionClassifier
 
@@ -126,8 +125,9 @@ def train(cfg: Config, echo=print) -> dict:
                           f"'{splits.classes[0]}'")  # fmt: skip
     echo(f"clips: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}; "
          f"classes: {', '.join(splits.classes)}")  # fmt: skip
-    backbone = Backbone(cfg.features)
-    cache, summary = extract_dataset(cfg, [c.path for c in splits.all()], backbone, echo)
+    source = feature_source(cfg)  # the backbone, or the people it finds
+    backbone = getattr(source, "backbone", source)
+    cache, summary = extract_dataset(cfg, [c.path for c in splits.all()], source, echo)
     L.seed_everything(cfg.train.seed, verbose=False)  # the same run whether extraction ran or not
     out = run_dir(cfg)
     if rank_zero_only.rank == 0:
@@ -136,7 +136,7 @@ def train(cfg: Config, echo=print) -> dict:
     stride = stride_steps(cfg.predict.stride, cfg.sample.fps)
     dm = datamodule_from_cache(splits, cache, summary.ok, cfg.data, cfg.train.seed, stride,
                                cfg.eval.clips)  # fmt: skip
-    model = _model(cfg, backbone.feature_dim, splits.classes, dm.splits["train"].labels)
+    model = _model(cfg, source.feature_dim, splits.classes, dm.splits["train"].labels)
     log = out / "logs" / "metrics.csv"
     old_log = list(csv.DictReader(log.open())) if cfg.resume and log.is_file() else []
     trainer = _trainer(cfg, out, bool(len(dm.splits["val"])))
@@ -150,14 +150,14 @@ def train(cfg: Config, echo=print) -> dict:
     if old_log:
         _merge_log(log, old_log)
     metrics.update(
-        classes=splits.classes, best_checkpoint=best, backbone=backbone.fingerprint,
-        pretrained=backbone.pretrained, warning=backbone.warning,
+        classes=splits.classes, best_checkpoint=best, backbone=source.fingerprint,
+        pretrained=backbone.pretrained, weights=backbone.weights_source, warning=backbone.warning,
         clips={stage: len(dm.splits[stage]) for stage in ("train", "val", "test")},  # decoded
         videos_failed=len(summary.failed),
     )  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     _plot_curves(log, out / "curves.png")
     sample = dict(fps=cfg.sample.fps, window=cfg.data.window)
-    torch.save(model.to_bundle(backbone.describe(), sample, asdict(cfg.predict)), out / "model.pt")
+    torch.save(model.to_bundle(source.describe(), sample, asdict(cfg.predict)), out / "model.pt")
     metrics.update(run_dir=str(out), cache_dir=cfg.cache_dir)
     return metrics

@@ -155,7 +155,10 @@ class VideoSource:
     def _resized(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
         if size is None or rgb.shape[1::-1] == size:
             return rgb
-        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        # area averaging to shrink; to enlarge (64 px Weizmann clips) it repeats pixels into
+        # blocks, in which the pose model finds nobody: bilinear there
+        shrink = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
     def _cv_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:
         # grab() decodes every frame (the codec needs them all) but only the sampled ones are

@@ -1,0 +1,236 @@
+"""The person stream: pose model → people tracked across frames → one vector per person and frame.
+
+Beside `backbone` in the flow (it runs the backbone's pose weights through ultralytics), before
+`features`. Per sampled frame the pose model gives boxes and 17 COCO keypoints, batched over a
+chunk of frames; ultralytics' own tracker (ByteTrack or BoT-SORT) links people from frame to frame.
+`pose_features` turns a person's keypoints into scale- and position-free vectors: the one
+normalisation that real videos and synthetic skeletons share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actrec.backbone import Backbone
+from actrec.config import PeopleSettings
+from actrec.errors import ActrecError
+
+N_JOINTS = 17  # COCO: 0 nose, 5/6 shoulders, 11/12 hips, ...
+SHOULDERS, HIPS = (5, 6), (11, 12)
+VISIBLE = 0.5  # ultralytics zeroes keypoints below this confidence: they are missing, not (0, 0)
+MAX_GAP = 3  # missing runs up to this many frames are interpolated
+PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3}
+PEOPLE_VERSION = 1  # bump when the person features change
+
+
+def _fill_gaps(
+    x: np.ndarray, ok: np.ndarray, max_gap: int = MAX_GAP
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation over time of missing runs of up to `max_gap` frames between two
+    seen values. x (T, K) with ok (T,) → filled x, new ok."""
+    x, ok = x.copy(), ok.copy()
+    seen = np.flatnonzero(ok)
+    for a, b in zip(seen[:-1], seen[1:], strict=True):
+        if 1 < b - a <= max_gap + 1:
+            w = (np.arange(a + 1, b) - a) / (b - a)
+            x[a + 1 : b] = x[a] + w[:, None] * (x[b] - x[a])
+            ok[a + 1 : b] = True
+    return x, ok
+
+
+def _midpoint(
+    xy: np.ndarray, ok: np.ndarray, pair: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 17, 2), (T, 17) → the mean of the pair's visible joints (T, 2) and where any is seen."""
+    w = ok[:, pair].astype(np.float32)  # (T, 2)
+    n = w.sum(1)
+    mid = (xy[:, pair] * w[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    return mid, n > 0
+
+
+def pose_features(
+    xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, parts: list[str] | tuple = ("pose",
+    "velocity", "box"),
+) -> np.ndarray:  # fmt: skip
+    """One person's track → (T, D) float32 features, D from `parts`.
+
+    xy (T, 17, 2) keypoints in pixels, conf (T, 17), boxes (T, 4) xyxy pixels. Joints below 0.5
+    confidence are missing: short gaps are interpolated, the rest masked (value 0, mask 0), never
+    used as a position. Keypoints are centred on the hip midpoint (the box centre where no hip is
+    seen) and divided by the track's median torso length (shoulder to hip midpoints, which side
+    views keep, unlike shoulder width), or a third of its median box height without one.
+    - pose: 17 (x, y) + 17 visibility flags; velocity: per-joint change from the previous frame
+      (0 where either end is missing); box: centre velocity and log height change, relative to
+      the box height.
+    """
+    xy = np.asarray(xy, np.float32)
+    ok = np.asarray(conf) >= VISIBLE  # (T, 17)
+    boxes = np.asarray(boxes, np.float32)
+    for j in range(N_JOINTS):
+        xy[:, j], ok[:, j] = _fill_gaps(xy[:, j], ok[:, j])
+    height = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)  # (T,)
+    centre_box = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+    hip, hip_ok = _midpoint(xy, ok, HIPS)
+    hip, hip_ok = _fill_gaps(hip, hip_ok, max_gap=len(hip))
+    centre = np.where(hip_ok[:, None], hip, centre_box)  # (T, 2)
+    shoulder, sh_ok = _midpoint(xy, ok, SHOULDERS)
+    torso = np.linalg.norm(shoulder - hip, axis=1)[sh_ok & hip_ok]
+    scale = float(np.median(torso)) if len(torso) else float(np.median(height)) / 3
+    scale = max(scale, 1e-3)
+    pose = (xy - centre[:, None]) / scale * ok[..., None]  # (T, 17, 2), 0 where missing
+    out = []
+    if "pose" in parts:
+        out += [pose.reshape(len(pose), -1), ok.astype(np.float32)]
+    if "velocity" in parts:
+        both = ok[1:] & ok[:-1]
+        vel = np.zeros_like(pose)
+        vel[1:] = (pose[1:] - pose[:-1]) * both[..., None]
+        out.append(vel.reshape(len(pose), -1))
+    if "box" in parts:
+        motion = np.zeros((len(boxes), 3), np.float32)
+        motion[1:, :2] = (centre_box[1:] - centre_box[:-1]) / height[1:, None]
+        motion[1:, 2] = np.log(height[1:] / height[:-1])
+        out.append(motion)
+    return np.concatenate(out, 1).astype(np.float32)
+
+
+@dataclass
+class Track:
+    """One person across the sampled frames of a video."""
+
+    id: int
+    times: list[float] = field(default_factory=list)  # seconds of each frame seen
+    boxes: list[np.ndarray] = field(default_factory=list)  # (4,) xyxy in source pixels
+    xy: list[np.ndarray] = field(default_factory=list)  # (17, 2) source pixels
+    conf: list[np.ndarray] = field(default_factory=list)  # (17,)
+
+    def weight(self) -> float:
+        """How much of a main actor it is: its box heights summed over its frames."""
+        return float(sum(b[3] - b[1] for b in self.boxes))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return dict(times=np.asarray(self.times, np.float64), boxes=np.stack(self.boxes),
+                    xy=np.stack(self.xy), conf=np.stack(self.conf))  # fmt: skip
+
+
+class People:
+    """The pose model of a `Backbone`, ready to find and track people: the person stream's
+    counterpart of the backbone (fingerprint, feature size, a stream per video)."""
+
+    def __init__(self, backbone: Backbone, settings: PeopleSettings) -> None:
+        if backbone.loaded.yolo.task != "pose":
+            raise ActrecError(
+                f"people.enabled needs pose weights (a keypoint head); '{backbone.weights_name}' "
+                "has none: use features.weights=auto (the carried yolo11n-pose.pt) or a -pose.pt"
+            )
+        self.backbone, self.settings = backbone, settings
+        self.yolo = backbone.loaded.yolo
+        self.feature_dim = sum(PART_DIMS[p] for p in settings.parts)
+
+    @property
+    def fingerprint(self) -> str:
+        """The backbone's weights and what the person vectors hold (not the detection size or
+        thresholds, which are chosen per video at use time)."""
+        keys = dict(version=PEOPLE_VERSION, parts=sorted(self.settings.parts))
+        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
+        b = self.backbone
+        return f"{b.weights_name}-people-{b.weights_hash}-{digest}"
+
+    def describe(self) -> dict:
+        return {**self.backbone.describe(), "fingerprint": self.fingerprint,
+                "feature_dim": self.feature_dim, "people": asdict(self.settings)}  # fmt: skip
+
+    @property
+    def decode_size(self) -> tuple[int, bool]:
+        """Frames are decoded with their long side at `imgsz` (up or down), aspect kept."""
+        return self.settings.imgsz, True
+
+    def stream(self, fps: float) -> PersonStream:
+        return PersonStream(self, fps)
+
+    def detect(self, frames: np.ndarray) -> list:
+        """(N, H, W, 3) RGB → ultralytics Results per frame (boxes, keypoints)."""
+        b = self.backbone
+        return self.yolo.predict(
+            [f[..., ::-1] for f in frames], imgsz=self.settings.imgsz, conf=self.settings.conf,
+            classes=[0], device=b.device, half=b.dtype == torch.float16,
+            batch=b.settings.batch, verbose=False,
+        )  # fmt: skip
+
+
+def make_tracker(name: str, fps: float):
+    """An ultralytics tracker from its YAML (bytetrack.yaml, botsort.yaml or a path)."""
+    from ultralytics.trackers.track import TRACKER_MAP
+    from ultralytics.utils import YAML, IterableSimpleNamespace
+    from ultralytics.utils.checks import check_yaml
+
+    try:
+        cfg = IterableSimpleNamespace(**YAML.load(check_yaml(name)))
+    except Exception:
+        raise ActrecError(f"people.tracker: cannot read tracker config {name!r}") from None
+    if cfg.tracker_type not in TRACKER_MAP:
+        raise ActrecError(f"people.tracker: unknown tracker_type {cfg.tracker_type!r}")
+    # track_buffer counts frames at 30 fps: keep a lost person for the same time at our rate
+    cfg.track_buffer = max(1, round(cfg.track_buffer * fps / 30))
+    if cfg.tracker_type == "botsort":
+        cfg.with_reid = False  # no ReID model offline
+    return TRACKER_MAP[cfg.tracker_type](args=cfg)
+
+
+class PersonStream:
+    """The frames of one video, chunk by chunk → its people's tracks (tracker state inside)."""
+
+    def __init__(self, people: People, fps: float = 10.0) -> None:
+        self.people = people
+        self.tracker = make_tracker(people.settings.tracker, fps)
+        self.tracks: dict[int, Track] = {}
+
+    def __call__(self, frames: np.ndarray, times: np.ndarray, scale: float = 1.0) -> list[int]:
+        """Detect and track people in consecutive frames; `scale` maps frame pixels back to the
+        source's. → the ids seen in the last frame."""
+        ids: list[int] = []
+        for res, t in zip(self.people.detect(frames), times, strict=True):
+            boxes = res.boxes.cpu().numpy()
+            out = self.tracker.update(boxes, res.orig_img)  # (M, 8): xyxy, id, score, cls, idx
+            kp = res.keypoints.cpu().numpy() if res.keypoints is not None else None
+            ids = []
+            for row in out:
+                tid, det = int(row[4]), int(row[7])
+                tr = self.tracks.setdefault(tid, Track(tid))
+                tr.times.append(float(t))
+                tr.boxes.append(row[:4].astype(np.float32) * scale)
+                tr.xy.append(kp.xy[det].astype(np.float32) * scale)
+                tr.conf.append(kp.conf[det].astype(np.float32))
+                ids.append(tid)
+        return ids
+
+    push = __call__
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+        """→ the main actor's features (T, D) and times (T,), and every track lasting at least
+        `min_track` seconds (2 frames or more) as arrays with its `feats`, main actor first."""
+        s = self.people.settings
+        keep = [t for t in self.tracks.values()
+                if len(t.times) >= 2 and t.times[-1] - t.times[0] >= s.min_track]  # fmt: skip
+        if not keep:
+            raise ActrecError("no person found (or none tracked for people.min_track seconds)")
+        tracks = []
+        for t in sorted(keep, key=lambda t: -t.weight()):
+            a = t.arrays()
+            tracks.append(dict(id=t.id, **a, feats=pose_features(a["xy"], a["conf"], a["boxes"],
+                                                                s.parts)))  # fmt: skip
+        return tracks[0]["feats"], tracks[0]["times"], tracks
+
+
+def load_tracks(path: Path) -> list[dict[str, np.ndarray]]:
+    """Tracks saved by `cache.put(tracks=...)` → one dict of arrays per track."""
+    with np.load(path) as z:
+        ids = sorted({int(k.split("_")[0][1:]) for k in z.files})
+        return [{"id": np.int64(i), **{k.split("_", 1)[1]: z[k] for k in z.files
+                 if k.startswith(f"t{i}_")}} for i in ids]  # fmt: skip
