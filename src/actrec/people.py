@@ -26,7 +26,7 @@ SHOULDERS, HIPS = (5, 6), (11, 12)
 VISIBLE = 0.5  # ultralytics zeroes keypoints below this confidence: they are missing, not (0, 0)
 MAX_GAP = 3  # missing runs up to this many frames are interpolated
 PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3}
-PEOPLE_VERSION = 1  # bump when the person features change
+PEOPLE_VERSION = 2  # bump when the person features change
 
 
 def _fill_gaps(
@@ -114,9 +114,45 @@ class Track:
         """How much of a main actor it is: its box heights summed over its frames."""
         return float(sum(b[3] - b[1] for b in self.boxes))
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        return dict(times=np.asarray(self.times, np.float64), boxes=np.stack(self.boxes),
-                    xy=np.stack(self.xy), conf=np.stack(self.conf))  # fmt: skip
+    def joinable(self, other: Track) -> bool:
+        """`other` could be this person after a tracker id switch: no common moment, and where
+        one ends and the other begins their boxes lie within a box height of each other."""
+        if other.times[0] > self.times[-1]:
+            a, b = self.boxes[-1], other.boxes[0]
+        elif other.times[-1] < self.times[0]:
+            a, b = other.boxes[-1], self.boxes[0]
+        else:
+            return False
+        centre = lambda x: np.array([(x[0] + x[2]) / 2, (x[1] + x[3]) / 2])  # noqa: E731
+        return float(np.linalg.norm(centre(a) - centre(b))) <= max(a[3] - a[1], b[3] - b[1])
+
+    def join(self, other: Track) -> None:
+        """Take `other`'s frames in, in time order."""
+        rows = sorted(zip(self.times + other.times, self.boxes + other.boxes, self.xy + other.xy,
+                          self.conf + other.conf, strict=True), key=lambda r: r[0])  # fmt: skip
+        self.times, self.boxes, self.xy, self.conf = (list(c) for c in zip(*rows, strict=True))
+
+    def arrays(self, fps: float) -> dict[str, np.ndarray]:
+        """The track on a uniform `fps` grid from its first to its last moment, so a 5 fps
+        camera, a 30 fps phone and a track lost for a few frames all give the same time step.
+        Values are interpolated between the frames around each grid time; a joint counts as
+        seen only when it is seen at both and they are at most MAX_GAP steps apart."""
+        t = np.asarray(self.times, np.float64)
+        grid = t[0] + np.arange(int(round((t[-1] - t[0]) * fps)) + 1) / fps
+        i1 = np.clip(np.searchsorted(t, grid - 1e-6), 1, len(t) - 1) if len(t) > 1 else None
+        if i1 is None:
+            return dict(times=t, boxes=np.stack(self.boxes), xy=np.stack(self.xy),
+                        conf=np.stack(self.conf))  # fmt: skip
+        i0 = i1 - 1
+        w = np.clip((grid - t[i0]) / np.maximum(t[i1] - t[i0], 1e-9), 0, 1)
+        boxes, xy, conf = np.stack(self.boxes), np.stack(self.xy), np.stack(self.conf)
+        near = (t[i1] - t[i0]) <= (MAX_GAP + 1) / fps + 1e-6
+        lerp = lambda a: a[i0] + (a[i1] - a[i0]) * w.reshape(-1, *[1] * (a.ndim - 1))  # noqa: E731
+        seen = np.minimum(conf[i0], conf[i1]) * near[:, None]
+        exact = np.isclose(w, 0) | np.isclose(w, 1)  # on a frame: its own confidence
+        own = np.where(np.isclose(w, 1)[:, None], conf[i1], conf[i0])
+        return dict(times=grid, boxes=lerp(boxes), xy=lerp(xy),
+                    conf=np.where(exact[:, None], own, seen).astype(np.float32))  # fmt: skip
 
 
 class People:
@@ -187,7 +223,7 @@ class PersonStream:
     """The frames of one video, chunk by chunk → its people's tracks (tracker state inside)."""
 
     def __init__(self, people: People, fps: float = 10.0) -> None:
-        self.people = people
+        self.people, self.fps = people, fps
         self.tracker = make_tracker(people.settings.tracker, fps)
         self.tracks: dict[int, Track] = {}
 
@@ -212,17 +248,33 @@ class PersonStream:
 
     push = __call__
 
+    def _stitch_main_actor(self) -> None:
+        """The heaviest track takes in the tracks that continue it after an id switch (a bent
+        or half-hidden person is often lost for a moment and found again under a new id)."""
+        if not self.tracks:
+            return
+        main = max(self.tracks.values(), key=Track.weight)
+        joined = True
+        while joined:
+            joined = False
+            for t in sorted(self.tracks.values(), key=Track.weight, reverse=True):
+                if t is not main and main.joinable(t):
+                    main.join(self.tracks.pop(t.id))
+                    joined = True
+                    break
+
     def result(self) -> tuple[np.ndarray, np.ndarray, list[dict]]:
         """→ the main actor's features (T, D) and times (T,), and every track lasting at least
         `min_track` seconds (2 frames or more) as arrays with its `feats`, main actor first."""
         s = self.people.settings
+        self._stitch_main_actor()
         keep = [t for t in self.tracks.values()
                 if len(t.times) >= 2 and t.times[-1] - t.times[0] >= s.min_track]  # fmt: skip
         if not keep:
             raise ActrecError("no person found (or none tracked for people.min_track seconds)")
         tracks = []
         for t in sorted(keep, key=lambda t: -t.weight()):
-            a = t.arrays()
+            a = t.arrays(self.fps)
             tracks.append(dict(id=t.id, **a, feats=pose_features(a["xy"], a["conf"], a["boxes"],
                                                                 s.parts)))  # fmt: skip
         return tracks[0]["feats"], tracks[0]["times"], tracks

