@@ -51,7 +51,9 @@ def _person(t: int = 6, seed: int = 0):
     xy = base[None] + np.array([100.0, 200.0]) + rng.normal(0, 2, (t, N_JOINTS, 2))
     xy[:, 9, 0] += np.linspace(0, 40, t)  # a hand moving
     conf = np.full((t, N_JOINTS), 0.9, np.float32)
-    boxes = np.stack([xy[..., 0].min(1), xy[..., 1].min(1), xy[..., 0].max(1), xy[..., 1].max(1)], 1)
+    boxes = np.stack(
+        [xy[..., 0].min(1), xy[..., 1].min(1), xy[..., 0].max(1), xy[..., 1].max(1)], 1
+    )
     return xy.astype(np.float32), conf, boxes.astype(np.float32)
 
 
@@ -142,3 +144,22 @@ def test_a_clip_with_nobody_is_one_clear_error(people_bundle, tmp_path):
 def test_the_person_stream_needs_pose_weights():
     with pytest.raises(ActrecError, match="needs pose weights"):
         People(Backbone(FeatureSettings(weights="yolo11n.yaml", **POSE)), PeopleSettings())
+
+
+def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp_path):
+    from actrec.config import LiveOptions
+    from actrec.live import run_live
+
+    clip = _two_people_clip(tmp_path / "two.mp4", frames=15)
+    log = tmp_path / "l.jsonl"
+    opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log),
+                       out=str(tmp_path / "o.mp4"), threshold=0.0)  # fmt: skip
+    r = run_live(people_bundle, opts, echo=lambda *_: None)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    ids = {row["id"] for row in rows}
+    assert len(ids) == 2 and all(len(row["box"]) == 4 for row in rows)
+    per_frame = {}
+    for row in rows:
+        per_frame.setdefault(row["t"], set()).add(row["id"])
+    assert max(len(v) for v in per_frame.values()) == 2  # both people labelled in one frame
+    assert r["labelled"] == len(rows) and (tmp_path / "o.mp4").is_file()

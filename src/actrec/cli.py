@@ -104,7 +104,7 @@ def cmd_train(args: list[str]) -> None:
               "(labelled as predict labels them)")  # fmt: skip
         _echo_k_clip(m)
     if m.get("videos_failed"):
-        _echo(f"skipped {m['videos_failed']} videos that do not decode (listed above)")
+        _echo(f"skipped {m['videos_failed']} videos with no usable frames (listed above)")
     _echo(f"run: {m['run_dir']} (model.pt, metrics.json, confusion_matrix.png, curves.png)")
 
 

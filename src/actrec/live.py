@@ -39,7 +39,8 @@ from actrec.head import (
     score_windows,
     source_for_bundle,
 )
-from actrec.predict import draw_label
+from actrec.people import People, PersonStream, pose_features
+from actrec.predict import draw_label, draw_person
 from actrec.video import Grabber
 
 log = logging.getLogger("actrec")
@@ -121,6 +122,44 @@ class Smoother:
         top = [(self.classes[i], float(mean[i])) for i in order]
         label, score = top[0]
         return (label if score >= self.threshold else HIDDEN_LABEL), score, top
+
+
+class PersonScorer:
+    """Person-stream models: each sampled frame goes through the pose model and the tracker;
+    each tracked person keeps their last `window` frames and their own smoother, created when
+    the track appears and dropped once it has been lost for `LOST_S`. A person's label scores
+    their last window exactly as `predict` scores a person's windows."""
+
+    LOST_S = 3.0
+
+    def __init__(self, head: GRUHead, people: People, window: int, fps: float, smoother) -> None:
+        self.head, self.window, self.fps, self.new_smoother = head, window, fps, smoother
+        self.stream = PersonStream(people, fps)
+        self.size = people.settings.imgsz
+        self.smooth: dict[int, Smoother] = {}
+
+    @torch.inference_mode()
+    def __call__(self, rgb: np.ndarray, t: float) -> list[tuple[int, list[float], tuple]]:
+        """A full-size RGB frame → (id, box, shown label) per person in it, largest first."""
+        h, w = rgb.shape[:2]
+        k = self.size / max(h, w)
+        small = cv2.resize(rgb, (max(32, round(w * k)), max(32, round(h * k))))
+        ids = self.stream(small[None], np.array([t]), 1 / k)
+        tracks = self.stream.tracks
+        for tid in [i for i, tr in tracks.items() if t - tr.times[-1] > self.LOST_S]:
+            del tracks[tid]  # lost for good: its memory goes
+            self.smooth.pop(tid, None)
+        out = []
+        for tid in ids:
+            tr = tracks[tid]
+            for name in ("times", "boxes", "xy", "conf"):  # bounded: the last window only
+                setattr(tr, name, getattr(tr, name)[-self.window :])
+            a = tr.arrays(self.fps)
+            feats = pose_features(a["xy"], a["conf"], a["boxes"], self.stream.people.settings.parts)
+            probs = score_windows(self.head, feats[-self.window :], self.window, [0])[0]
+            shown = self.smooth.setdefault(tid, self.new_smoother())(probs)
+            out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
+        return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
 
 
 def lane_count(source_fps: float, model_fps: float, mode: str, lanes: int | None) -> int:
@@ -207,11 +246,9 @@ def _open_log(path: str) -> TextIO:
 def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
     bundle = load_bundle(model)
-    head, backbone = head_from_bundle(bundle), source_for_bundle(bundle, opts.device)
-    if not isinstance(backbone, Backbone):
-        raise ActrecError("live does not run person-stream models yet: use predict on a file")
-    if backbone.warning:
-        echo(backbone.warning)
+    head, source = head_from_bundle(bundle), source_for_bundle(bundle, opts.device)
+    if bundle["backbone"]["warning"]:
+        echo(bundle["backbone"]["warning"])
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
         _qt_fonts()
@@ -226,43 +263,55 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
             stack.callback(writer.close)  # released before the rename above
         if not headless:
             stack.callback(cv2.destroyAllWindows)
-        records, shown, seconds = _loop(bundle, head, backbone, grab, opts, headless, writer,
+        records, shown, seconds = _loop(bundle, head, source, grab, opts, headless, writer,
                                         logf, echo)  # fmt: skip
     if grab.error:
         raise ActrecError(grab.error)
     return _summary(records, grab, shown, seconds)
 
 
-def _loop(bundle, head, backbone, grab, opts, headless, writer, logf, echo):
+def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
     """Read, label, draw and write until the source ends; → (records, last shown, seconds)."""
     s = bundle["sample"]
-    k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
-    score = Scorer(head, backbone, s["window"], opts.mode, k)
-    smooth = Smoother(bundle["classes"], opts.smooth, opts.threshold, opts.topk)
+    smoother = lambda: Smoother(bundle["classes"], opts.smooth, opts.threshold, opts.topk)  # noqa: E731
+    if isinstance(source, People):  # one lane: the tracker must see the frames in order
+        k, mode, persons = 1, "people", PersonScorer(head, source, s["window"], s["fps"], smoother)
+    else:
+        k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
+        mode, score, smooth = opts.mode, Scorer(head, source, s["window"], opts.mode, k), smoother()
     rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
-    echo(f"live: {opts.source} at {grab.fps:.1f} fps, {opts.mode} mode, {k} lane(s) of "
+    echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []
     stamps: deque[float] = deque(maxlen=30)
-    shown, last_slot, latency, fps = (HIDDEN_LABEL, 0.0, []), -1, 0.0, 0.0
+    shown, last_slot, latency, fps, seen = (HIDDEN_LABEL, 0.0, []), -1, 0.0, 0.0, []
     start = time.perf_counter()
     try:
         while (frame := grab.read()) is not None:
             slot = math.floor(frame.t * rate + 1e-6)
             if slot > last_slot:  # a frame for the head; others are only shown
                 last_slot = slot
-                shown = smooth(score(frame.rgb, slot % k))
+                if mode == "people":  # every person labelled; the largest one is the headline
+                    seen = persons(frame.rgb, frame.t)
+                    shown = seen[0][2] if seen else (HIDDEN_LABEL, 0.0, [])
+                else:
+                    shown = smooth(score(frame.rgb, slot % k))
                 stamps.append(now := time.perf_counter())
                 fps = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
                 latency = now - frame.captured
-                rec = dict(t=round(frame.t, 3), label=shown[0], score=round(shown[1], 4),
-                           fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
-                           top=[[n, round(p, 4)] for n, p in shown[2]])  # fmt: skip
-                records.append(rec)
-                if logf:
-                    logf.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                for pid, box, sh in seen if mode == "people" else [(None, None, shown)]:
+                    rec = dict(t=round(frame.t, 3), label=sh[0], score=round(sh[1], 4),
+                               fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
+                               top=[[n, round(p, 4)] for n, p in sh[2]])  # fmt: skip
+                    if pid is not None:
+                        rec.update(id=pid, box=box)
+                    records.append(rec)
+                    if logf:
+                        logf.write(json.dumps(rec, ensure_ascii=False) + "\n")
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
-            draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {opts.mode}")
+            draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
+            for pid, box, (label, sc, _) in seen:
+                draw_person(bgr, box, f"{pid} {label} {sc:.2f}")
             if writer:
                 writer.write(bgr, frame.t)
             if not headless:
