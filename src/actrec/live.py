@@ -125,10 +125,11 @@ class Smoother:
 
 
 class PersonScorer:
-    """Person-stream models: each sampled frame goes through the pose model and the tracker;
-    each tracked person keeps their last `window` frames and their own smoother, created when
-    the track appears and dropped once it has been lost for `LOST_S`. A person's label scores
-    their last window exactly as `predict` scores a person's windows."""
+    """Person-stream models: every frame the CPU keeps up with goes through the pose model and
+    the tracker (the tracker must see frames in order, so there are no lanes); each tracked
+    person keeps their last window of frames, resampled to the model's fps as in `predict`, and
+    their own smoother: created when the track appears, dropped once it has been lost for
+    `LOST_S`. A person's label scores their last window as `predict` scores a person's."""
 
     LOST_S = 3.0
 
@@ -152,8 +153,9 @@ class PersonScorer:
         out = []
         for tid in ids:
             tr = tracks[tid]
-            for name in ("times", "boxes", "xy", "conf"):  # bounded: the last window only
-                setattr(tr, name, getattr(tr, name)[-self.window :])
+            keep = sum(x >= t - self.window / self.fps for x in tr.times)  # the last window
+            for name in ("times", "boxes", "xy", "conf"):  # bounded memory
+                setattr(tr, name, getattr(tr, name)[-keep:])
             a = tr.arrays(self.fps)
             feats = pose_features(a["xy"], a["conf"], a["boxes"], self.stream.people.settings.parts)
             probs = score_windows(self.head, feats[-self.window :], self.window, [0])[0]
@@ -274,12 +276,13 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
     """Read, label, draw and write until the source ends; → (records, last shown, seconds)."""
     s = bundle["sample"]
     smoother = lambda: Smoother(bundle["classes"], opts.smooth, opts.threshold, opts.topk)  # noqa: E731
-    if isinstance(source, People):  # one lane: the tracker must see the frames in order
+    if isinstance(source, People):  # every frame, in order; tracks resampled to the model fps
         k, mode, persons = 1, "people", PersonScorer(head, source, s["window"], s["fps"], smoother)
+        rate = grab.fps
     else:
         k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
         mode, score, smooth = opts.mode, Scorer(head, source, s["window"], opts.mode, k), smoother()
-    rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
+        rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []
