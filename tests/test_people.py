@@ -163,3 +163,17 @@ def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp
         per_frame.setdefault(row["t"], set()).add(row["id"])
     assert max(len(v) for v in per_frame.values()) == 2  # both people labelled in one frame
     assert r["labelled"] == len(rows) and (tmp_path / "o.mp4").is_file()
+
+
+def test_mirroring_features_equals_features_of_the_mirrored_person():
+    from actrec.people import mirror
+
+    xy, conf, boxes = _person(t=8)
+    conf[2, 9] = 0.1  # a missing joint moves with its side
+    f = pose_features(xy, conf, boxes)
+    w = 640.0  # mirror the image: x → w - x, left joints become right ones
+    flip = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    mxy = xy[:, flip] * (-1, 1) + (w, 0)
+    mboxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+    want = pose_features(mxy.astype(np.float32), conf[:, flip], mboxes)
+    assert np.allclose(mirror(f, ("pose", "velocity", "box")), want, atol=1e-4)

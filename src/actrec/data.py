@@ -9,6 +9,7 @@ Arrays stay memory-mapped until a crop is read.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import lightning as L
@@ -43,10 +44,14 @@ class Split:
 
 
 class SequenceDataset(Dataset):
-    """Items `(x (T, D) float32, label)`: a random `window` crop (train) or the centre one."""
+    """Items `(x (T, D) float32, label)`: a random `window` crop (train) or the centre one.
+    In training, `augment` (e.g. `people.mirror`) is applied to half of the crops."""
 
-    def __init__(self, split: Split, window: int, train: bool = False, seed: int = 0) -> None:
-        self.split, self.window, self.train = split, window, train
+    def __init__(
+        self, split: Split, window: int, train: bool = False, seed: int = 0,
+        augment: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:  # fmt: skip
+        self.split, self.window, self.train, self.augment = split, window, train, augment
         self.rng = np.random.default_rng(seed) if train else None
 
     def __len__(self) -> int:
@@ -60,6 +65,8 @@ class SequenceDataset(Dataset):
         else:
             start = window_starts(n, self.window, count=1)[0]
         x = np.asarray(arr[start : start + self.window], dtype=np.float32)
+        if self.augment is not None and self.rng is not None and self.rng.random() < 0.5:
+            x = self.augment(x)
         return torch.from_numpy(x), self.split.labels[i]
 
 
@@ -107,11 +114,13 @@ class SequenceDataModule(L.LightningDataModule):
         seed: int = 0,
         stride: int = 10,  # test windows, in sampled frames (predict's stride)
         clips: int = 1,
+        augment: Callable[[np.ndarray], np.ndarray] | None = None,  # training crops only
     ) -> None:
         super().__init__()
         self.splits = {s: splits.get(s, Split()) for s in ("train", "val", "test")}
         self.window, self.batch, self.workers = window, batch, workers
         self.sampler, self.seed, self.stride, self.clips = sampler, seed, stride, clips
+        self.augment = augment
 
     def _sampler(self, ds: Dataset, labels: list[int], train: bool):
         t = self.trainer
@@ -132,7 +141,7 @@ class SequenceDataModule(L.LightningDataModule):
 
     def _crops(self, stage: str, train: bool = False) -> DataLoader:
         split = self.splits[stage]
-        ds = SequenceDataset(split, self.window, train=train, seed=self.seed)
+        ds = SequenceDataset(split, self.window, train, self.seed, self.augment if train else None)
         return self._loader(ds, split.labels, train, batch_size=self.batch, collate_fn=pad_collate)
 
     def train_dataloader(self) -> DataLoader:
@@ -157,7 +166,7 @@ def split_from_cache(clips: list[Clip], classes: list[str], cache: FeatureCache,
 
 def datamodule_from_cache(
     splits: Splits, cache: FeatureCache, ok: set[str], cfg: DataConfig, seed: int,
-    stride: int, clips: int = 1,
+    stride: int, clips: int = 1, augment: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> SequenceDataModule:  # fmt: skip
     """The DataModule over the cached features of every split (`ok`: paths that decoded)."""
     parts = {s: split_from_cache(getattr(splits, s), splits.classes, cache, ok)
@@ -165,4 +174,4 @@ def datamodule_from_cache(
     if not parts["train"].labels:
         raise ActrecError("no training video could be decoded")
     return SequenceDataModule(parts, cfg.window, cfg.batch, cfg.workers, cfg.sampler, seed,
-                              stride, clips)  # fmt: skip
+                              stride, clips, augment)  # fmt: skip

@@ -26,6 +26,8 @@ SHOULDERS, HIPS = (5, 6), (11, 12)
 VISIBLE = 0.5  # ultralytics zeroes keypoints below this confidence: they are missing, not (0, 0)
 MAX_GAP = 3  # missing runs up to this many frames are interpolated
 PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3}
+FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]  # COCO joints, left ↔ right
+DETECT_BATCH = 8  # frames per pose-model call: at imgsz 960 a batch of 32 needed 2.5 GB
 PEOPLE_VERSION = 2  # bump when the person features change
 
 
@@ -98,6 +100,24 @@ def pose_features(
         motion[1:, 2] = np.log(height[1:] / height[:-1])
         out.append(motion)
     return np.concatenate(out, 1).astype(np.float32)
+
+
+def mirror(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray:
+    """`pose_features` of the left-right mirrored video: x negated, left and right joints
+    swapped. A training augmentation (a person waving their other hand is the same action)."""
+    out, at = feats.copy(), 0
+    t = len(feats)
+    for part in parts:
+        block = out[:, at : at + PART_DIMS[part]]
+        if part in ("pose", "velocity"):
+            xy = block[:, : 2 * N_JOINTS].reshape(t, N_JOINTS, 2)[:, FLIP] * (-1, 1)
+            block[:, : 2 * N_JOINTS] = xy.reshape(t, -1)
+            if part == "pose":
+                block[:, 2 * N_JOINTS :] = block[:, 2 * N_JOINTS :][:, FLIP]
+        else:  # box: centre velocity x, y, log height change
+            block[:, 0] *= -1
+        at += PART_DIMS[part]
+    return out
 
 
 @dataclass
@@ -196,7 +216,7 @@ class People:
         return self.yolo.predict(
             [f[..., ::-1] for f in frames], imgsz=self.settings.imgsz, conf=self.settings.conf,
             classes=[0], device=b.device, half=b.dtype == torch.float16,
-            batch=b.settings.batch, verbose=False,
+            batch=min(b.settings.batch, DETECT_BATCH), verbose=False,
         )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -27,6 +28,7 @@ from actrec.evaluate import pyplot, test_and_report
 from actrec.extract import extract_dataset, feature_source, quiet_lightning
 from actrec.head import stride_steps
 from actrec.model import ActionClassifier
+from actrec.people import mirror
 
 
 def run_dir(cfg: Config) -> Path:
@@ -134,8 +136,10 @@ def train(cfg: Config, echo=print) -> dict:
         save_config(cfg, out / "config.yaml")
         write_split_lists(splits, out)
     stride = stride_steps(cfg.predict.stride, cfg.sample.fps)
+    # person features: half the training crops mirrored (left and right swapped)
+    augment = partial(mirror, parts=tuple(cfg.people.parts)) if cfg.people.enabled else None
     dm = datamodule_from_cache(splits, cache, summary.ok, cfg.data, cfg.train.seed, stride,
-                               cfg.eval.clips)  # fmt: skip
+                               cfg.eval.clips, augment)  # fmt: skip
     model = _model(cfg, source.feature_dim, splits.classes, dm.splits["train"].labels)
     log = out / "logs" / "metrics.csv"
     old_log = list(csv.DictReader(log.open())) if cfg.resume and log.is_file() else []
