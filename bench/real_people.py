@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WILD = ROOT / ".." / "shared" / "data" / "wild_dev"
 KINDS = {
     "frames": {},  # the default whole-frame features (pretrained pose backbone when carried)
-    "people": {"people.enabled": True, "model.clip_norm": False},
+    "people": {"people.enabled": True, "model.hidden": 64},  # as configs/people.yaml
 }
 
 
@@ -34,7 +34,8 @@ def folds(classes: list[str]) -> dict[str, list[tuple[str, str]]]:
     return dict(by_source)
 
 
-def run_fold(kind: str, held: str, sources: dict, tmp: Path, epochs: int, seed: int) -> list:
+def run_fold(kind: str, held: str, sources: dict, tmp: Path, epochs: int, seed: int,
+             extra: dict) -> list:  # fmt: skip
     from actrec.config import load_config
     from actrec.head import load_bundle
     from actrec.train import train
@@ -49,7 +50,7 @@ def run_fold(kind: str, held: str, sources: dict, tmp: Path, epochs: int, seed: 
         "data.test": write(f"test_{held}.txt", sources[held]), "data.val_frac": 0.0,
         "data.window": 32, "data.batch": 8, "train.epochs": epochs, "train.seed": seed,
         "name": f"{kind}_{held}", "runs_dir": str(tmp / "runs"), "exist_ok": True,
-        "cache_dir": str(ROOT / "data" / "cache"), **KINDS[kind],
+        "cache_dir": str(ROOT / "data" / "cache"), **KINDS[kind], **extra,
     })  # fmt: skip
     m = train(cfg, echo=lambda *_: None)
     classes = load_bundle(Path(m["run_dir"]) / "model.pt")["classes"]
@@ -63,8 +64,12 @@ def main() -> None:
     p.add_argument("--classes", default="walking,running")
     p.add_argument("--kinds", default="frames,people")
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--set", nargs="*", default=[], help="config overrides, key=value")
     a = p.parse_args()
+    from actrec.config import parse_overrides
+
+    extra = parse_overrides(a.set)
     if not WILD.is_dir():
         raise SystemExit(f"{WILD} not found: the real clips live next to the project")
     from actrec.extract import quiet_lightning
@@ -75,15 +80,19 @@ def main() -> None:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in a.kinds.split(","):
-            pairs = []
-            for held in sources:
-                got = run_fold(kind, held, sources, Path(tmp), a.epochs, a.seed)
-                right = sum(t == q for t, q in got)
-                print(f"{kind:7s} held out {held:40s} {right}/{len(got)}", flush=True)
-                pairs += got
-            acc = sum(t == q for t, q in pairs) / max(1, len(pairs))
-            out[kind] = dict(top1=round(acc, 3), clips=len(pairs))
-            print(f"{kind}: leave-one-source-out top-1 {acc:.3f} over {len(pairs)} clips")
+            accs = []
+            for seed in a.seeds:
+                pairs = []
+                for held in sources:
+                    got = run_fold(kind, held, sources, Path(tmp), a.epochs, seed, extra)
+                    right = sum(t == q for t, q in got)
+                    print(f"{kind:7s} seed {seed} held out {held:40s} {right}/{len(got)}")
+                    pairs += got
+                accs.append(sum(t == q for t, q in pairs) / max(1, len(pairs)))
+                print(f"{kind} seed {seed}: leave-one-source-out top-1 {accs[-1]:.3f} over "
+                      f"{len(pairs)} clips", flush=True)  # fmt: skip
+            out[kind] = dict(top1=[round(x, 3) for x in accs], mean=round(float(sum(accs)) /
+                             len(accs), 3), clips=len(pairs))  # fmt: skip
     print(json.dumps(out))
 
 

@@ -116,5 +116,5 @@ def test_overrides_are_typed():
 def test_unknown_key_suggests_the_closest():
     with pytest.raises(ActrecError, match="unknown key 'train.epoch'; did you mean 'train.epochs'"):
         load_config(None, {"train.epoch": 3})
-    with pytest.raises(ActrecError, match="did you mean 'features.imgsz'"):
+    with pytest.raises(ActrecError, match="did you mean 'features.imgsz' or 'people.imgsz'"):
         load_config(None, {"imgsz": 3})

@@ -42,7 +42,8 @@ def test_backbone_features_and_fingerprint(backbone):
     parts = [backbone.features(frames[:2]), backbone.features(frames[2:], frames[1])]
     assert np.allclose(np.concatenate(parts), f, atol=1e-5)
     stream = FrameStream(backbone)  # the same, with the previous frame carried inside
-    assert np.allclose(np.concatenate([stream(frames[:3]), stream(frames[3:])]), f, atol=1e-5)
+    assert np.allclose(np.concatenate([stream.step(frames[:3]), stream.step(frames[3:])]), f,
+                       atol=1e-5)  # fmt: skip
     # well scaled for the float16 cache (untrained activations shrink ~100x per stage)
     assert 1e-3 < np.abs(f).mean() < 1e3
     same = Backbone(FeatureSettings(**TINY_FEATURES))
