@@ -235,11 +235,12 @@ def _flat_keys(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 def unknown_key(key: str, known: list[str], what: str = "key") -> ActrecError:
     """The error for a key nobody knows, with the closest known one as a hint."""
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    if not close:  # 'epochs' → 'train.epochs': match on the last part too (every group's)
-        tails: dict[str, list[str]] = {}
-        for k in known:
-            tails.setdefault(k.rsplit(".", 1)[-1], []).append(k)
+    tails: dict[str, list[str]] = {}
+    for k in known:
+        tails.setdefault(k.rsplit(".", 1)[-1], []).append(k)
+    close = tails.get(key, [])  # 'imgsz' → 'features.imgsz' or 'people.imgsz'
+    close = close or difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+    if not close:  # 'epoch' → 'train.epochs': match on the last part too
         best = difflib.get_close_matches(key, list(tails), n=1, cutoff=0.6)
         close = tails[best[0]] if best else []
     hint = " or ".join(f"'{c}'" for c in close)
