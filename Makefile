@@ -34,8 +34,9 @@ test: install ## run the test suite (fast; slow end-to-end tests: make test-all)
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -q -m ''
 
-bench: install ## speed benchmarks A-F (offline, CPU, ~5 min; A-C over 3 rounds, medians): prints a table, writes data/bench/speed.json
+bench: install ## speed benchmarks A-H (offline, CPU, ~8 min; A-C over 3 rounds, medians; G-H: the person stream): prints tables, writes data/bench/*.json
 	$(PY) bench/speed.py
+	$(PY) bench/people_speed.py
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check src tests bench

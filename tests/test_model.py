@@ -143,3 +143,13 @@ def test_a_bundle_of_an_older_layout_asks_for_retraining(tmp_path):
     torch.save(bundle, tmp_path / "old.pt")
     with pytest.raises(ActrecError, match="actrec-bundle-2 bundle.*retrain"):
         load_bundle(tmp_path / "old.pt")
+
+
+def test_center_keeps_how_much_a_feature_moves_standardise_does_not():
+    x = torch.randn(1, 6, 4)
+    mask = time_mask(torch.tensor([6]), 6)
+    big = x * 3 + 1  # the same motion, three times larger, elsewhere
+    assert torch.allclose(clip_standardise(big, mask), clip_standardise(x, mask), atol=1e-4)
+    centred = clip_standardise(big, mask, scale=False)
+    assert torch.allclose(centred, 3 * clip_standardise(x, mask, scale=False), atol=1e-4)
+    assert torch.allclose(centred.mean(1), torch.zeros(1, 4), atol=1e-5)

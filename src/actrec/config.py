@@ -117,7 +117,10 @@ class ModelConfig:
     hidden: int = 128
     layers: int = 1
     dropout: float = 0.3
-    clip_norm: bool = True  # standardise each feature over the window's time axis
+    clip_norm: bool | str = opt(True, "per window and feature, over time: true (standardise) | "
+                                "center (subtract the mean only: amplitudes kept) | false",
+                                rule=lambda v: v in (True, False, "center"),
+                                expects="true, false or center")  # fmt: skip
 
 
 @dataclass

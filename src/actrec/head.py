@@ -33,11 +33,14 @@ def _scaled(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Ten
     return (x - mean) / (std + 0.1 * std.mean(-1, keepdim=True) + 1e-6)
 
 
-def clip_standardise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, T, D): subtract each clip's mean over valid steps and divide by its std, per feature."""
+def clip_standardise(x: torch.Tensor, mask: torch.Tensor, scale: bool = True) -> torch.Tensor:
+    """(B, T, D): subtract each clip's mean over valid steps and divide by its std, per feature
+    (`scale=False`: the mean only, so how much a feature moves is kept)."""
     m = mask[..., None].to(x.dtype)  # (B, T, 1)
     n = m.sum(1, keepdim=True).clamp(min=1)
     mean = (x * m).sum(1, keepdim=True) / n  # (B, 1, D)
+    if not scale:
+        return (x - mean) * m
     var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / n
     return _scaled(x, mean, var.sqrt()) * m
 
@@ -50,8 +53,8 @@ class RunningStandardiser:
     back-to-back actions, 0.89 of labels right once an action has lasted 3 s, against 0.55.
     """
 
-    def __init__(self, span: float) -> None:
-        self.alpha = 2 / (span + 1)
+    def __init__(self, span: float, scale: bool = True) -> None:
+        self.alpha, self.scale = 2 / (span + 1), scale
         self.mean: torch.Tensor | None = None
         self.var: torch.Tensor | None = None
 
@@ -62,6 +65,8 @@ class RunningStandardiser:
         d = f - self.mean
         self.mean = self.mean + self.alpha * d
         self.var = (1 - self.alpha) * (self.var + self.alpha * d * d)
+        if not self.scale:  # clip_norm="center"
+            return (f - self.mean)[None]
         return _scaled(f, self.mean, self.var.sqrt())[None]
 
 
@@ -80,7 +85,7 @@ class GRUHead(nn.Module):
         hidden: int = 128,
         layers: int = 1,
         dropout: float = 0.3,
-        clip_norm: bool = True,
+        clip_norm: bool | str = True,  # True | "center" | False
     ) -> None:
         super().__init__()
         self.config = dict(in_dim=in_dim, num_classes=num_classes, hidden=hidden, layers=layers,
@@ -100,7 +105,7 @@ class GRUHead(nn.Module):
             lengths = torch.full((b,), t, device=x.device)
         mask = time_mask(lengths, t)  # (B, T)
         if self.clip_norm:
-            x = clip_standardise(x, mask)
+            x = clip_standardise(x, mask, scale=self.clip_norm != "center")
         h = self.embed(x)  # (B, T, H)
         packed = nn.utils.rnn.pack_padded_sequence(
             h, lengths.cpu(), batch_first=True, enforce_sorted=False

@@ -59,10 +59,10 @@ class Lane:
     """One fps-spaced subsequence of the frames: its features (motion input carried inside),
     running statistics, the last `window` features and its GRU runs."""
 
-    def __init__(self, backbone: Backbone, window: int) -> None:
+    def __init__(self, backbone: Backbone, window: int, scale: bool = True) -> None:
         self.window = window
         self.features = FrameStream(backbone)
-        self.standardise = RunningStandardiser(span=window / 3)
+        self.standardise = RunningStandardiser(span=window / 3, scale=scale)
         self.feats: deque[np.ndarray] = deque(maxlen=window)  # (D,) each
         self.runs: list[Run] = []  # oldest first
 
@@ -85,7 +85,8 @@ class Scorer:
 
     def __init__(self, head: GRUHead, backbone: Backbone, window: int, mode: str, lanes: int):
         self.head, self.mode, self.window = head, mode, window
-        self.lanes = [Lane(backbone, window) for _ in range(max(1, lanes))]
+        scale = head.clip_norm != "center"
+        self.lanes = [Lane(backbone, window, scale) for _ in range(max(1, lanes))]
         self.size = (backbone.settings.imgsz,) * 2
 
     @torch.inference_mode()

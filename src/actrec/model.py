@@ -46,7 +46,7 @@ class ActionClassifier(L.LightningModule):
         hidden: int = 128,
         layers: int = 1,
         dropout: float = 0.3,
-        clip_norm: bool = True,
+        clip_norm: bool | str = True,
         lr: float = 3e-3,
         weight_decay: float = 0.01,
         label_smoothing: float = 0.1,
