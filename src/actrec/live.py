@@ -40,7 +40,7 @@ from actrec.head import (
     source_for_bundle,
 )
 from actrec.people import People, PersonStream, pose_features
-from actrec.predict import draw_label, draw_person
+from actrec.predict import draw_overlay, draw_person
 from actrec.video import Grabber
 
 log = logging.getLogger("actrec")
@@ -206,23 +206,6 @@ class VideoOut:
 
     def close(self) -> None:
         self.writer.release()
-
-
-def draw_overlay(bgr: np.ndarray, shown: tuple, fps: float, latency: float, info: str) -> None:
-    """Smoothed label and bar, the top-k below it, measured FPS and label latency at the bottom."""
-    label, score, top = shown
-    draw_label(bgr, label, score)
-    h, w = bgr.shape[:2]
-    scale = max(0.35, w / 900)
-    y = int(34 * max(0.4, w / 640)) + 4
-    for name, p in top[1:]:
-        y += int(22 * scale) + 2
-        cv2.putText(bgr, f"{name} {p:.2f}", (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
-                    (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
-    text = f"{fps:.1f} FPS  latency {latency * 1000:.0f} ms  {info}"
-    cv2.rectangle(bgr, (0, h - int(24 * scale) - 6), (w, h), (0, 0, 0), -1)
-    cv2.putText(bgr, text, (6, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (0, 255, 255), 1,
-                cv2.LINE_AA)  # fmt: skip
 
 
 def _summary(records: list[dict], grab: Grabber, shown: tuple, seconds: float) -> dict:

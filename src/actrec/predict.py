@@ -132,6 +132,23 @@ def draw_label(frame: np.ndarray, text: str, score: float) -> None:
                 (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)  # fmt: skip
 
 
+def draw_overlay(bgr: np.ndarray, shown: tuple, fps: float, latency: float, info: str) -> None:
+    """Smoothed label and bar, the top-k below it, measured FPS and label latency at the bottom."""
+    label, score, top = shown
+    draw_label(bgr, label, score)
+    h, w = bgr.shape[:2]
+    scale = max(0.35, w / 900)
+    y = int(34 * max(0.4, w / 640)) + 4
+    for name, p in top[1:]:
+        y += int(22 * scale) + 2
+        cv2.putText(bgr, f"{name} {p:.2f}", (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+    text = f"{fps:.1f} FPS  latency {latency * 1000:.0f} ms  {info}"
+    cv2.rectangle(bgr, (0, h - int(24 * scale) - 6), (w, h), (0, 0, 0), -1)
+    cv2.putText(bgr, text, (6, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (0, 255, 255), 1,
+                cv2.LINE_AA)  # fmt: skip
+
+
 def draw_person(frame: np.ndarray, box, text: str) -> None:
     """A person's box with `text` (id, label, score) above it, on a BGR frame (in place)."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)
