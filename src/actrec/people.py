@@ -27,7 +27,7 @@ VISIBLE = 0.5  # ultralytics zeroes keypoints below this confidence: they are mi
 MAX_GAP = 3  # missing runs up to this many frames are interpolated
 PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3}
 FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]  # COCO joints, left ↔ right
-DETECT_BATCH = 8  # frames per pose-model call: at imgsz 960 a batch of 32 needed 2.5 GB
+DETECT_BATCH = 4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4, 1 at 1.0
 PEOPLE_VERSION = 2  # bump when the person features change
 
 
@@ -211,13 +211,20 @@ class People:
         return PersonStream(self, fps)
 
     def detect(self, frames: np.ndarray) -> list:
-        """(N, H, W, 3) RGB → ultralytics Results per frame (boxes, keypoints)."""
+        """(N, H, W, 3) RGB → ultralytics Results per frame (boxes, keypoints).
+
+        A list source is one batch to ultralytics whatever its `batch` argument, so the frames
+        go in groups of DETECT_BATCH: memory stays flat at large detection sizes.
+        """
         b = self.backbone
-        return self.yolo.predict(
-            [f[..., ::-1] for f in frames], imgsz=self.settings.imgsz, conf=self.settings.conf,
-            classes=[0], device=b.device, half=b.dtype == torch.float16,
-            batch=min(b.settings.batch, DETECT_BATCH), verbose=False,
-        )  # fmt: skip
+        out = []
+        for i in range(0, len(frames), DETECT_BATCH):
+            out += self.yolo.predict(
+                [f[..., ::-1] for f in frames[i : i + DETECT_BATCH]], imgsz=self.settings.imgsz,
+                conf=self.settings.conf, classes=[0], device=b.device,
+                half=b.dtype == torch.float16, verbose=False,
+            )  # fmt: skip
+        return out
 
 
 def make_tracker(name: str, fps: float):
