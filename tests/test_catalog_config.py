@@ -89,11 +89,11 @@ def test_default_yaml_matches_the_dataclasses():
 def test_shipped_configs_load_and_every_value_takes_effect(name):
     import yaml
 
-    from actrec.config import _flatten
+    from actrec.keys import flatten
 
     path = ROOT / "configs" / name
     cfg = asdict(load_config(path))
-    for key, value in _flatten(yaml.safe_load(path.read_text())).items():
+    for key, value in flatten(yaml.safe_load(path.read_text())).items():
         node = cfg
         for part in key.split("."):
             node = node[part]

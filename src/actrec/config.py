@@ -7,38 +7,28 @@ against its rule, and an unknown key is an error with a "did you mean" hint, as 
 
 from __future__ import annotations
 
-import difflib
-import types
 import typing
-from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from actrec.errors import ActrecError
+from actrec.keys import (
+    check_value,
+    flat_keys,
+    flatten,
+    multiple_of_32,
+    opt,
+    parse_overrides,
+    positive,
+    set_key,
+    unit_interval,
+    unknown_key,
+)
 
-
-def opt(default: Any, help: str = "", rule: Callable[[Any], bool] | None = None,
-        expects: str = "", choices: tuple = ()) -> Any:  # fmt: skip
-    """A field with its help line and an optional check (`rule`, or one of `choices`)."""
-    meta = dict(help=help, rule=rule, expects=expects, choices=choices)
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def _positive(v: Any) -> bool:
-    return v is None or v > 0
-
-
-def _unit(v: Any) -> bool:
-    return 0 <= v <= 1
-
-
-def _size(v: Any) -> bool:
-    return v > 0 and v % 32 == 0
+__all__ = ["parse_overrides", "unknown_key"]  # re-exported: the CLI's entry to key=value
 
 
 @dataclass
@@ -52,13 +42,13 @@ class DataConfig:
     val: str | None = None  # same forms; split from `train` when empty
     test: str | None = None
     group_regex: str = r"blk\d+|_g\d+|_a\d+"  # clips sharing the match never straddle splits
-    val_frac: float = opt(0.15, rule=_unit, expects="a fraction in [0, 1]")
-    test_frac: float = opt(0.2, rule=_unit, expects="a fraction in [0, 1]")
+    val_frac: float = opt(0.15, rule=unit_interval, expects="a fraction in [0, 1]")
+    test_frac: float = opt(0.2, rule=unit_interval, expects="a fraction in [0, 1]")
     val_groups: list[str] = field(default_factory=list)  # explicit groups instead of fractions
     test_groups: list[str] = field(default_factory=list)
     split_seed: int = 0
-    window: int = opt(32, "sampled frames per training crop / timeline window", _positive, "> 0")
-    batch: int = opt(32, rule=_positive, expects="> 0")
+    window: int = opt(32, "sampled frames per training crop / timeline window", positive, "> 0")
+    batch: int = opt(32, rule=positive, expects="> 0")
     workers: int = 0  # DataLoader workers over the cache (reads are memory-mapped, cheap)
     class_weights: bool = True  # weight the loss by inverse class frequency
     sampler: str = opt("shuffle", "shuffle | balanced (each class drawn equally often)",
@@ -67,8 +57,8 @@ class DataConfig:
 
 @dataclass
 class SampleConfig:
-    fps: float = opt(10.0, "frames sampled per second of video", _positive, "> 0")
-    chunk: int = opt(32, "frames decoded at once: bounds memory on long videos", _positive, "> 0")
+    fps: float = opt(10.0, "frames sampled per second of video", positive, "> 0")
+    chunk: int = opt(32, "frames decoded at once: bounds memory on long videos", positive, "> 0")
     workers: int = 1  # decode processes feeding the backbone
 
 
@@ -80,11 +70,11 @@ class FeatureSettings:
     weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
     layers: list[int] = field(default_factory=lambda: [4, 6, 8, 10])  # 10 = backbone end
     pool: str = opt("max", "mean | max", choices=("mean", "max"))
-    grid: int = opt(1, "pool each of grid x grid cells separately", _positive, "> 0")
+    grid: int = opt(1, "pool each of grid x grid cells separately", positive, "> 0")
     appearance: bool = False  # the frames themselves
     motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
-    imgsz: int = opt(224, rule=_size, expects="a multiple of 32")
-    batch: int = opt(32, rule=_positive, expects="> 0")
+    imgsz: int = opt(224, rule=multiple_of_32, expects="a multiple of 32")
+    batch: int = opt(32, rule=positive, expects="> 0")
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     half: bool = True  # fp16 on CUDA (ignored elsewhere)
 
@@ -104,8 +94,8 @@ class PeopleSettings:
                            rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS),
                            expects=f"a non-empty list of {', '.join(PEOPLE_PARTS)}")  # fmt: skip
     imgsz: int = opt(320, "detection size (long side): larger finds smaller people, slower",
-                     rule=_size, expects="a multiple of 32")  # fmt: skip
-    conf: float = opt(0.25, "detection confidence", _unit, "a number in [0, 1]")
+                     rule=multiple_of_32, expects="a multiple of 32")  # fmt: skip
+    conf: float = opt(0.25, "detection confidence", unit_interval, "a number in [0, 1]")
     tracker: str = opt("bytetrack.yaml", "ultralytics tracker config: bytetrack.yaml | "
                        "botsort.yaml | a path")  # fmt: skip
     min_track: float = opt(1.0, "seconds: shorter tracks are ignored", rule=lambda v: v >= 0,
@@ -125,7 +115,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = opt(200, rule=_positive, expects="> 0")
+    epochs: int = opt(200, rule=positive, expects="> 0")
     lr: float = 3e-3
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
@@ -145,12 +135,12 @@ class TrainerConfig:
 
 @dataclass
 class EvalConfig:
-    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", _positive, "> 0")
+    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
 
 
 @dataclass
 class PredictConfig:
-    stride: float = opt(1.0, "seconds between timeline windows", _positive, "> 0")
+    stride: float = opt(1.0, "seconds between timeline windows", positive, "> 0")
 
 
 @dataclass
@@ -178,8 +168,8 @@ class Config:
 class SynthOptions:
     out: str = opt("data/synth", "output folder (one sub-folder per class)")
     classes: str = opt("", "comma-separated subset of the classes (default: all)")
-    clips_per_class: int = opt(40, "clips of each class", _positive, "> 0")
-    performers: int = opt(10, "distinct performers (groups for the split)", _positive, "> 0")
+    clips_per_class: int = opt(40, "clips of each class", positive, "> 0")
+    performers: int = opt(10, "distinct performers (groups for the split)", positive, "> 0")
     seed: int = opt(0, "random seed: the same seed gives the same videos")
 
 
@@ -188,10 +178,10 @@ class PredictOptions:
     out: str | None = opt(None, "write the video with the labels drawn on it")
     json: str | None = opt(None, "write the result and timeline as JSON")
     stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
-                               _positive, "> 0")  # fmt: skip
+                               positive, "> 0")  # fmt: skip
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
     people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
-                                   "the model's); larger finds smaller people", _size, "a "
+                                   "the model's); larger finds smaller people", multiple_of_32, "a "
                                    "multiple of 32")  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
 
@@ -201,7 +191,7 @@ class EvaluateOptions:
     data: str | None = opt(None, "dataset: class folders or a list file "
                                  "(default: the run's test_list.txt)")  # fmt: skip
     cache_dir: str = opt("data/cache", "feature cache")
-    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", _positive, "> 0")
+    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
 
 
@@ -211,116 +201,24 @@ class LiveOptions:
     mode: str = opt("stream", "stream: one GRU step per frame | window: re-score the last window",
                     choices=("stream", "window"))  # fmt: skip
     realtime: bool | None = opt(None, "files: paced at their fps (default) or as fast as possible")
-    smooth: int = opt(5, "moving average over this many probability vectors", _positive, "> 0")
-    threshold: float = opt(0.4, "below it the label shows as '…'", _unit, "a number in [0, 1]")
-    topk: int = opt(3, "classes listed under the label", _positive, "> 0")
-    lanes: int | None = opt(None, "frame lanes (default: source fps / model fps)", _positive,
+    smooth: int = opt(5, "moving average over this many probability vectors", positive, "> 0")
+    threshold: float = opt(
+        0.4, "below it the label shows as '…'", unit_interval, "a number in [0, 1]"
+    )
+    topk: int = opt(3, "classes listed under the label", positive, "> 0")
+    lanes: int | None = opt(None, "frame lanes (default: source fps / model fps)", positive,
                             "> 0")  # fmt: skip
     headless: bool | None = opt(None, "no window (default: true when there is no display)")
     out: str | None = opt(None, "write the annotated video")
     log: str | None = opt(None, "write JSON lines: t, label, score, fps, latency_ms")
-    duration: float | None = opt(None, "stop after this many seconds", _positive, "> 0")
+    duration: float | None = opt(None, "stop after this many seconds", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-
-
-def _flat_keys(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """{'data.train': field, ...} for every leaf of a dataclass tree (with its resolved type)."""
-    hints = typing.get_type_hints(type(obj))
-    out: dict[str, Any] = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if is_dataclass(value):
-            out.update(_flat_keys(value, f"{prefix}{f.name}."))
-        else:
-            out[f"{prefix}{f.name}"] = (hints[f.name], f.metadata)
-    return out
-
-
-def unknown_key(key: str, known: list[str], what: str = "key") -> ActrecError:
-    """The error for a key nobody knows, with the closest known one as a hint."""
-    tails: dict[str, list[str]] = {}
-    for k in known:
-        tails.setdefault(k.rsplit(".", 1)[-1], []).append(k)
-    close = tails.get(key, [])  # 'imgsz' → 'features.imgsz' or 'people.imgsz'
-    close = close or difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    if not close:  # 'epoch' → 'train.epochs': match on the last part too
-        best = difflib.get_close_matches(key, list(tails), n=1, cutoff=0.6)
-        close = tails[best[0]] if best else []
-    hint = " or ".join(f"'{c}'" for c in close)
-    hint = f"; did you mean {hint}?" if close else ""
-    return ActrecError(f"unknown {what} '{key}'{hint}")
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Check `value` against the field's type; ints are accepted where floats are expected."""
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if Any in allowed or value is None and type(None) in allowed:
-        return value
-    origins = [typing.get_origin(t) or t for t in allowed]
-    for origin in origins:  # an exact match first: `source=3` stays an int for `str | int`
-        if isinstance(value, origin) and not (origin in (int, float) and isinstance(value, bool)):
-            return value
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    for origin in origins:
-        if origin is float and number and isinstance(value, int):
-            return float(value)
-        if origin is str and number:
-            return str(value)
-        if origin is list and isinstance(value, (str, int)):
-            return [value]
-    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
-    raise ActrecError(f"{key} expects {names}, got {value!r}")
-
-
-def _checked(key: str, value: Any, hint: Any, meta: typing.Mapping) -> Any:
-    """`_coerce`, then the field's rule or choices."""
-    value = _coerce(key, value, hint)
-    if value is None:
-        return value
-    if meta.get("choices") and value not in meta["choices"]:
-        raise ActrecError(f"{key} expects one of {', '.join(meta['choices'])}, got {value!r}")
-    if meta.get("rule") and not meta["rule"](value):
-        raise ActrecError(f"{key} expects {meta['expects']}, got {value!r}")
-    return value
-
-
-def _set(obj: Any, key: str, value: Any, known: dict[str, Any], what: str = "key") -> None:
-    if key not in known:
-        raise unknown_key(key, list(known), what)
-    *parents, leaf = key.split(".")
-    for p in parents:
-        obj = getattr(obj, p)
-    setattr(obj, leaf, _checked(key, value, *known[key]))
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def parse_overrides(args: list[str]) -> dict[str, Any]:
-    """['a.b=1', 'c=x'] → {'a.b': 1, 'c': 'x'}; values are parsed as YAML (true, 3, [4, 6])."""
-    out: dict[str, Any] = {}
-    for arg in args:
-        key, sep, raw = arg.partition("=")
-        if not sep or not key:
-            raise ActrecError(f"expected key=value, got '{arg}'")
-        try:
-            out[key] = yaml.safe_load(raw) if raw else None
-        except yaml.YAMLError:
-            out[key] = raw
-    return out
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults ← YAML file ← overrides. Raises ActrecError on unknown keys or bad values."""
     cfg = Config()
-    known = _flat_keys(cfg)
+    known = flat_keys(cfg)
     tree: dict = {}
     if path is not None:
         p = Path(path)
@@ -332,8 +230,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ActrecError(f"cannot parse {p}: {str(e).splitlines()[0]}") from None
         if not isinstance(tree, dict):
             raise ActrecError(f"{p} must hold a mapping of keys, not {type(tree).__name__}")
-    for key, value in {**_flatten(tree), **(overrides or {})}.items():
-        _set(cfg, key, value, known)
+    for key, value in {**flatten(tree), **(overrides or {})}.items():
+        set_key(cfg, key, value, known)
     return cfg
 
 
@@ -343,9 +241,9 @@ Options = typing.TypeVar("Options")
 def load_options(kind: type[Options], args: list[str]) -> Options:
     """A command's `key=value` options → its options dataclass, checked like config keys."""
     opts = kind()
-    known = _flat_keys(opts)
+    known = flat_keys(opts)
     for key, value in parse_overrides(args).items():
-        _set(opts, key, value, known, "option")
+        set_key(opts, key, value, known, "option")
     return opts
 
 
@@ -361,8 +259,8 @@ def describe_options(kind: type) -> list[str]:
 
 def validate(obj: Any, prefix: str = "") -> None:
     """Check every field of a dataclass built in code (not from YAML) against its rule."""
-    for key, (hint, meta) in _flat_keys(obj).items():
-        _checked(prefix + key, getattr(obj, key), hint, meta)
+    for key, (hint, meta) in flat_keys(obj).items():
+        check_value(prefix + key, getattr(obj, key), hint, meta)
 
 
 def save_config(cfg: Config, path: Path) -> None:

@@ -27,7 +27,9 @@ VISIBLE = 0.5  # ultralytics zeroes keypoints below this confidence: they are mi
 MAX_GAP = 3  # missing runs up to this many frames are interpolated
 PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3}
 FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]  # COCO joints, left ↔ right
-DETECT_BATCH = 4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4, 1 at 1.0
+DETECT_BATCH = (
+    4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4, 1 at 1.0
+)
 PEOPLE_VERSION = 2  # bump when the person features change
 
 
