@@ -67,7 +67,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--set", nargs="*", default=[], help="config overrides, key=value")
     a = p.parse_args()
-    from actrec.config import parse_overrides
+    from actrec.keys import parse_overrides
 
     extra = parse_overrides(a.set)
     if not WILD.is_dir():

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from actrec.catalog import Clip, build_splits, group_of, load_clips, split_clips
-from actrec.config import Config, DataConfig, load_config, parse_overrides
+from actrec.config import Config, DataConfig, load_config
+from actrec.keys import parse_overrides
 from actrec.errors import ActrecError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,10 +26,9 @@ from actrec.config import (
     describe_options,
     load_config,
     load_options,
-    parse_overrides,
-    unknown_key,
 )
 from actrec.errors import ActrecError
+from actrec.keys import parse_overrides, unknown_key
 
 USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --help: its options)
 

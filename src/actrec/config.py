@@ -25,10 +25,7 @@ from actrec.keys import (
     positive,
     set_key,
     unit_interval,
-    unknown_key,
 )
-
-__all__ = ["parse_overrides", "unknown_key"]  # re-exported: the CLI's entry to key=value
 
 
 @dataclass
