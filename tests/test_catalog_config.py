@@ -9,8 +9,8 @@ import pytest
 
 from actrec.catalog import Clip, build_splits, group_of, load_clips, split_clips
 from actrec.config import Config, DataConfig, load_config
-from actrec.keys import parse_overrides
 from actrec.errors import ActrecError
+from actrec.keys import parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
