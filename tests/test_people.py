@@ -126,6 +126,7 @@ def test_each_person_is_tracked_labelled_and_drawn(people_bundle, tmp_path):
         xs = [(b[0] + b[2]) / 2 for _, b in p["frames"]]
         assert xs[-1] - xs[0] > 40  # the boxes move with the pan (76 px in the source)
     assert r["label"] == people[0]["label"]  # the clip's label is its main actor's
+    assert r["hint"] == ""  # people this large need no larger detection size
     assert json.loads((tmp_path / "t.json").read_text())["people"] == people
     cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
     ok, frame = cap.read()
@@ -177,3 +178,15 @@ def test_mirroring_features_equals_features_of_the_mirrored_person():
     mboxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
     want = pose_features(mxy.astype(np.float32), conf[:, flip], mboxes)
     assert np.allclose(mirror(f, ("pose", "velocity", "box")), want, atol=1e-4)
+
+
+def test_small_people_get_a_hint_to_detect_larger():
+    from types import SimpleNamespace
+
+    from actrec.predict import _size_hint
+
+    at = lambda size: SimpleNamespace(settings=PeopleSettings(imgsz=size))  # noqa: E731
+    small = [{"height_px": np.float32(30)}, {"height_px": np.float32(40)}]
+    assert "people_imgsz=640" in _size_hint(small, at(320))
+    assert _size_hint([{"height_px": np.float32(120)}], at(320)) == ""
+    assert _size_hint(small, at(960)) == ""  # nothing larger to suggest

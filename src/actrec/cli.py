@@ -136,6 +136,12 @@ def cmd_predict(args: list[str]) -> None:
     _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
           + ", ".join(f"{k} {v:.2f}" for k, v in top))  # fmt: skip
     _echo(f"timeline: {len(r['timeline'])} windows over {r['duration_s']:.1f} s")
+    if "people" in r:
+        _echo(f"people: {len(r['people'])} tracked; " + ", ".join(
+            f"{p['id']}: {p['label']} ({p['score']:.2f}, {p['start_s']:.1f}-{p['end_s']:.1f} s)"
+            for p in r["people"][:8]) + (" ..." if len(r["people"]) > 8 else ""))  # fmt: skip
+    if r.get("hint"):
+        _echo(f"hint: {r['hint']}")
     for path, what in ((o.json, "timeline JSON"), (o.out, "annotated video")):
         if path:
             _echo(f"{what}: {path}")

@@ -253,6 +253,7 @@ class PersonStream:
 
     def __init__(self, people: People, fps: float = 10.0) -> None:
         self.people, self.fps = people, fps
+        self.scale = 1.0  # source pixels per detection-frame pixel
         self.tracker = make_tracker(people.settings.tracker, fps)
         self.tracks: dict[int, Track] = {}
 
@@ -260,6 +261,7 @@ class PersonStream:
         """Detect and track people in consecutive frames; `scale` maps frame pixels back to the
         source's. → the ids seen in the last frame."""
         ids: list[int] = []
+        self.scale = scale
         for res, t in zip(self.people.detect(frames), times, strict=True):
             boxes = res.boxes.cpu().numpy()
             out = self.tracker.update(boxes, res.orig_img)  # (M, 8): xyxy, id, score, cls, idx
@@ -300,12 +302,17 @@ class PersonStream:
         keep = [t for t in self.tracks.values()
                 if len(t.times) >= 2 and t.times[-1] - t.times[0] >= s.min_track]  # fmt: skip
         if not keep:
-            raise ActrecError("no person found (or none tracked for people.min_track seconds)")
+            raise ActrecError(
+                f"no person found (or none tracked for people.min_track seconds) at detection "
+                f"size {s.imgsz}; if the people are small in the frame, a larger size finds "
+                f"them (predict people_imgsz=960)"
+            )
         tracks = []
         for t in sorted(keep, key=lambda t: -t.weight()):
             a = t.arrays(self.fps)
-            tracks.append(dict(id=t.id, **a, feats=pose_features(a["xy"], a["conf"], a["boxes"],
-                                                                s.parts)))  # fmt: skip
+            feats = pose_features(a["xy"], a["conf"], a["boxes"], s.parts)
+            height = np.median(a["boxes"][:, 3] - a["boxes"][:, 1]) / self.scale
+            tracks.append(dict(id=t.id, **a, feats=feats, height_px=np.float32(height)))
         return tracks[0]["feats"], tracks[0]["times"], tracks
 
 

@@ -76,6 +76,19 @@ def _person(track: dict, head, window: int, stride: int, fps: float, classes) ->
                 frames=frames)  # fmt: skip
 
 
+SMALL_PERSON_PX = 48  # median person height at detection size below which keypoints get poor
+
+
+def _size_hint(tracks: list[dict], people) -> str:
+    """A suggestion when the people found are small at the detection size ('' otherwise)."""
+    imgsz = people.settings.imgsz
+    px = float(np.median([t["height_px"] for t in tracks]))
+    if px >= SMALL_PERSON_PX or imgsz >= 960:
+        return ""
+    return (f"people are small at detection size {imgsz} (median {px:.0f} px tall): "
+            f"people_imgsz={min(960, imgsz * 2)} would find more of them")  # fmt: skip
+
+
 def _check_video(video: str | Path) -> None:
     """Fail before the backbone loads: a missing path or a folder is not a video."""
     p = Path(video)
@@ -100,15 +113,19 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     s, classes = bundle["sample"], bundle["classes"]
     v = video_features(str(video), source, s["fps"], progress=opts.progress)
     stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
+    # the clip's sequence: the whole video, or (person models) its main actor's time on screen
+    start, end = (float(v.times[0]), float(v.times[-1]) + 1 / s["fps"]) if v.tracks else (0.0,
+                  v.duration)  # fmt: skip
     result = dict(
         video=str(video), duration_s=round(v.duration, 3), fps_sampled=s["fps"],
         window_s=s["window"] / s["fps"],
-        **label_sequence(head, v.feats, v.times, 0.0, v.duration, s["window"], stride, classes),
+        **label_sequence(head, v.feats, v.times, start, end, s["window"], stride, classes),
         backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"],
     )  # fmt: skip
     if v.tracks:
         result["people"] = [_person(t, head, s["window"], stride, s["fps"], classes)
                             for t in v.tracks]  # fmt: skip
+        result["hint"] = _size_hint(v.tracks, source)
     if opts.json:
         write_json(opts.json, result)
     if opts.out:
