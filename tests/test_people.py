@@ -190,3 +190,23 @@ def test_small_people_get_a_hint_to_detect_larger():
     assert "people_imgsz=640" in _size_hint(small, at(320))
     assert _size_hint([{"height_px": np.float32(120)}], at(320)) == ""
     assert _size_hint(small, at(960)) == ""  # nothing larger to suggest
+
+
+def test_a_person_who_leaves_and_comes_back_is_never_boxed_while_away(people_bundle, tmp_path):
+    from ultralytics.utils import ASSETS
+
+    img = cv2.resize(cv2.imread(str(ASSETS / "zidane.jpg")), (320, 180))[:, :170]  # one person
+    path = tmp_path / "away.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (400, 200))
+    away = set(range(12, 24))  # 1.2 s to 2.4 s: an empty scene
+    for i in range(36):
+        canvas = np.full((200, 400, 3), 90, np.uint8)
+        if i not in away:
+            x = 20 + 4 * (i % 12)
+            canvas[10:190, x : x + 170] = img
+        out.write(canvas)
+    out.release()
+    r = predict_video(people_bundle, path, PredictOptions(progress=False))
+    seen = [t for p in r["people"] for t, _ in p["frames"]]
+    assert seen and not [t for t in seen if 1.25 <= t <= 2.35]  # nothing invented while away
+    assert min(seen) < 1.2 and max(seen) > 2.4  # found before and after

@@ -30,7 +30,7 @@ FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]  # COCO joints
 DETECT_BATCH = (
     4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4, 1 at 1.0
 )
-PEOPLE_VERSION = 2  # bump when the person features change
+PEOPLE_VERSION = 3  # bump when the person features change
 
 
 def _fill_gaps(
@@ -157,8 +157,9 @@ class Track:
     def arrays(self, fps: float) -> dict[str, np.ndarray]:
         """The track on a uniform `fps` grid from its first to its last moment, so a 5 fps
         camera, a 30 fps phone and a track lost for a few frames all give the same time step.
-        Values are interpolated between the frames around each grid time; a joint counts as
-        seen only when it is seen at both and they are at most MAX_GAP steps apart."""
+        Values are interpolated between the frames around each grid time, at most MAX_GAP
+        steps apart (a longer absence stays a gap); a joint counts as seen only when it is seen
+        at both."""
         t = np.asarray(self.times, np.float64)
         grid = t[0] + np.arange(int(round((t[-1] - t[0]) * fps)) + 1) / fps
         i1 = np.clip(np.searchsorted(t, grid - 1e-6), 1, len(t) - 1) if len(t) > 1 else None
@@ -173,8 +174,9 @@ class Track:
         seen = np.minimum(conf[i0], conf[i1]) * near[:, None]
         exact = np.isclose(w, 0) | np.isclose(w, 1)  # on a frame: its own confidence
         own = np.where(np.isclose(w, 1)[:, None], conf[i1], conf[i0])
-        return dict(times=grid, boxes=lerp(boxes), xy=lerp(xy),
-                    conf=np.where(exact[:, None], own, seen).astype(np.float32))  # fmt: skip
+        keep = near | exact  # a longer absence stays a gap: nothing is invented there
+        return dict(times=grid[keep], boxes=lerp(boxes)[keep], xy=lerp(xy)[keep],
+                    conf=np.where(exact[:, None], own, seen)[keep].astype(np.float32))  # fmt: skip
 
 
 class People:
