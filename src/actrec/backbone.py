@@ -184,6 +184,11 @@ class Backbone:
         return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
 
     @property
+    def backbone(self) -> Backbone:
+        """The network under a feature source: here itself (`people.People` has its own)."""
+        return self
+
+    @property
     def decode_size(self) -> tuple[int, bool]:
         """Frames are decoded as imgsz x imgsz squares (the aspect ratio is not kept)."""
         return self.settings.imgsz, False

@@ -66,10 +66,10 @@ def test_and_report(
     return metrics
 
 
-def test_trainer(**kw) -> L.Trainer:
+def test_trainer() -> L.Trainer:
     quiet_lightning()
     return L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False,
-                     callbacks=[RichProgressBar(leave=False)], **kw)  # fmt: skip
+                     callbacks=[RichProgressBar(leave=False)])  # fmt: skip
 
 
 def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:

@@ -48,7 +48,7 @@ class _Extractor(L.LightningModule):
         self.source, self.paths, self.fps, self.chunk, self.workers = (
             source, paths, fps, chunk, workers
         )  # fmt: skip
-        self.backbone: Backbone = getattr(source, "backbone", source)
+        self.backbone: Backbone = source.backbone
         self.assembler = Assembler(source, fps)
 
     def share(self) -> list[str]:

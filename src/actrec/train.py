@@ -128,7 +128,7 @@ def train(cfg: Config, echo=print) -> dict:
     echo(f"clips: train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)}; "
          f"classes: {', '.join(splits.classes)}")  # fmt: skip
     source = feature_source(cfg)  # the backbone, or the people it finds
-    backbone = getattr(source, "backbone", source)
+    backbone = source.backbone
     cache, summary = extract_dataset(cfg, [c.path for c in splits.all()], source, echo)
     L.seed_everything(cfg.train.seed, verbose=False)  # the same run whether extraction ran or not
     out = run_dir(cfg)
