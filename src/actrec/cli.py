@@ -36,8 +36,11 @@ USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --h
   extract   [CONFIG.yaml] [key=value ...] fill the feature cache (resumable)
   train     [CONFIG.yaml] [key=value ...] extract what is missing, fit, test, export model.pt
   evaluate  MODEL [data=DATASET]          metrics and confusion matrix of a model
-  predict   MODEL VIDEO [key=value ...]   label a video: clip label, timeline, annotated video
-  live      MODEL [key=value ...]         label a camera, stream or file as it plays
+  predict   [MODEL] VIDEO [key=value ...] label a video: clip label, timeline, annotated video
+  live      [MODEL] [key=value ...]       label a camera, stream or file as it plays
+
+MODEL: a model.pt written by train, or none (or 'builtin'): the model shipped with actrec,
+which labels people walking, running, waving, jumping, clapping, bending or standing.
   check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
@@ -71,11 +74,16 @@ def _config(args: list[str]):
 
 
 def cmd_synth(args: list[str]) -> None:
-    from actrec.synth import CLASSES, generate
+    from actrec import synth, synth_skeleton
 
     o = load_options(SynthOptions, args)
-    classes = [c.strip() for c in o.classes.split(",") if c.strip()] or list(CLASSES)
-    out = generate(o.out, classes, o.clips_per_class, o.performers, o.seed)
+    known = synth_skeleton.CLASSES if o.kind == "skeleton" else synth.CLASSES
+    classes = [c.strip() for c in o.classes.split(",") if c.strip()] or list(known)
+    if o.kind == "skeleton":
+        out = synth_skeleton.write(o.out or "data/skeletons", classes, o.clips_per_class, o.seed)
+        _echo(f"synthetic skeletons: {out} ({len(classes)} classes x {o.clips_per_class} people)")
+        return
+    out = synth.generate(o.out or "data/synth", classes, o.clips_per_class, o.performers, o.seed)
     _echo(f"synthetic dataset: {out} ({len(classes)} classes x {o.clips_per_class} clips)")
 
 
@@ -126,11 +134,23 @@ def cmd_evaluate(args: list[str]) -> None:
     _echo(f"written to {m['out_dir']}")
 
 
+def _builtin_note() -> None:
+    from actrec.head import BUILTIN_NOTE, load_bundle
+
+    _echo(BUILTIN_NOTE.format(n=len(load_bundle("builtin")["classes"])))
+
+
 def cmd_predict(args: list[str]) -> None:
     from actrec.predict import predict_video
 
-    (model, video), rest = _positional(args, 2, "MODEL VIDEO")
+    pos, rest = [a for a in args if "=" not in a], [a for a in args if "=" in a]
+    if len(pos) == 1:  # a video alone: the built-in model labels its people
+        model, video = "builtin", pos[0]
+    else:
+        (model, video), rest = _positional(args, 2, "[MODEL] VIDEO")
     o = load_options(PredictOptions, rest)
+    if model == "builtin":
+        _builtin_note()
     r = predict_video(model, video, o)
     top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
     _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
@@ -152,8 +172,14 @@ def cmd_predict(args: list[str]) -> None:
 def cmd_live(args: list[str]) -> None:
     from actrec.live import run_live
 
-    (model,), rest = _positional(args, 1, "MODEL")
-    r = run_live(model, load_options(LiveOptions, rest), _echo)
+    pos, rest = [a for a in args if "=" not in a], [a for a in args if "=" in a]
+    if not pos:
+        pos = ["builtin"]
+    (model,), rest = _positional(pos + rest, 1, "[MODEL]")
+    o = load_options(LiveOptions, rest)
+    if model == "builtin":
+        _builtin_note()
+    r = run_live(model, o, _echo)
     _echo(f"live: {r['labelled']} frames labelled in {r['seconds']:.1f} s, median "
           f"{r['fps_median']:.1f} FPS, label latency p50 {r['latency_p50_ms']:.0f} ms / p95 "
           f"{r['latency_p95_ms']:.0f} ms, {r['dropped']} frames dropped; "

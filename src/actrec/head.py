@@ -20,6 +20,12 @@ from actrec.errors import ActrecError
 from actrec.people import People
 
 BUNDLE_FORMAT = "actrec-bundle-3"  # bumped whenever the head or the bundle's layout changes
+# The built-in model (`make builtin-model`): `predict` and `live` load it when no model is given.
+BUILTIN_MODEL = Path(__file__).with_name("builtin.pt")
+BUILTIN_NOTE = (
+    "no model given: the built-in model ({n} actions of people, trained on synthetic skeletons "
+    "only); 'actrec predict MODEL VIDEO' uses your own"
+)
 
 
 def time_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -207,8 +213,12 @@ def make_bundle(
 
 
 def load_bundle(path: str | Path) -> dict:
-    """`torch.load(weights_only=True)` with one-line errors for a missing or foreign file."""
-    p = Path(path)
+    """`torch.load(weights_only=True)` with one-line errors for a missing or foreign file.
+    `builtin` names the model shipped in the package."""
+    p = BUILTIN_MODEL if str(path) == "builtin" else Path(path)
+    if p == BUILTIN_MODEL and not p.is_file():
+        raise ActrecError(f"the built-in model is missing from this installation ({p}): "
+                          "'make builtin-model' makes it")  # fmt: skip
     if not p.is_file():
         raise ActrecError(f"model file not found: {p}")
     try:

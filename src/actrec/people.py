@@ -31,6 +31,7 @@ DETECT_BATCH = (
     4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4, 1 at 1.0
 )
 PEOPLE_VERSION = 3  # bump when the person features change
+MIN_SEEN = 0.4  # a window where fewer of a person's joints are seen is labelled unsure ('…')
 
 
 def _fill_gaps(
@@ -109,7 +110,7 @@ def mirror(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray:
     swapped. A training augmentation (a person waving their other hand is the same action)."""
     out, at = feats.copy(), 0
     t = len(feats)
-    for part in parts:
+    for part in (p for p in PART_DIMS if p in parts):  # pose_features' order, whatever `parts`'s
         block = out[:, at : at + PART_DIMS[part]]
         if part in ("pose", "velocity"):
             xy = block[:, : 2 * N_JOINTS].reshape(t, N_JOINTS, 2)[:, FLIP] * (-1, 1)
@@ -120,6 +121,14 @@ def mirror(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray:
             block[:, 0] *= -1
         at += PART_DIMS[part]
     return out
+
+
+def seen_share(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray | None:
+    """(T, D) `pose_features` → (T,) the share of the 17 joints seen at each step (None
+    without the pose part, which holds the visibility flags)."""
+    if "pose" not in parts:
+        return None
+    return feats[:, 2 * N_JOINTS : 3 * N_JOINTS].mean(1)  # pose comes first: xy, then flags
 
 
 @dataclass

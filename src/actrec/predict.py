@@ -10,10 +10,12 @@ window's label drawn on each frame.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from actrec.cache import atomic_path
 from actrec.config import PredictOptions
@@ -28,6 +30,7 @@ from actrec.head import (
     video_label,
     window_starts,
 )
+from actrec.people import MIN_SEEN, seen_share
 from actrec.video import open_video
 
 
@@ -36,39 +39,62 @@ def write_json(path: str | Path, result: dict) -> None:
         tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False))
 
 
-def timeline(probs: np.ndarray, starts, window, times, end: float, classes, start: float = 0.0):
-    """Window rows: start_s/end_s span the sampled frames, the first window starting at `start`
-    and the last one reaching `end` (the video's, or a person's, first and last moment)."""
+UNSURE = "…"  # the label of a window or clip scored below the threshold, or barely seen
+
+
+@dataclass
+class Labeller:
+    """Labels a sequence (a video's or a person's): the head scores windows of `window` steps
+    every `stride` steps; a clip is the mean of its windows. Below `threshold`, or (person
+    models, `parts` given) where under MIN_SEEN of the joints are seen, the label is '…'."""
+
+    head: torch.nn.Module
+    classes: list[str]
+    window: int
+    stride: int
+    threshold: float = 0.0
+    parts: tuple[str, ...] | None = None
+
+    def name(self, p: np.ndarray, seen: float | None) -> str:
+        top = int(p.argmax())
+        unsure = p[top] < self.threshold or (seen is not None and seen < MIN_SEEN)
+        return UNSURE if unsure else self.classes[top]
+
+    def __call__(self, feats: np.ndarray, times: np.ndarray, start: float, end: float) -> dict:
+        """→ label, score, probabilities and the timeline; `start`/`end`: the sequence's first
+        and last moment (the first window starts at one, the last reaches the other)."""
+        starts = window_starts(len(feats), self.window, self.stride)
+        probs = score_windows(self.head, feats, self.window, starts)  # (W, C)
+        seen = seen_share(feats, self.parts) if self.parts else None  # (T,) or None
+        at = lambda a, b: None if seen is None else float(seen[a:b].mean())  # noqa: E731
+        mean = video_label(probs)
+        rows = timeline(probs, starts, self.window, times, end, start)
+        for row, s, p in zip(rows, starts, probs, strict=True):
+            row["label"] = self.name(p, at(s, s + self.window))
+        return dict(
+            label=self.name(mean, at(0, len(feats))), score=round(float(mean.max()), 4),
+            probabilities={c: round(float(p), 4) for c, p in zip(self.classes, mean, strict=True)},
+            timeline=rows,
+        )  # fmt: skip
+
+
+def timeline(probs: np.ndarray, starts, window, times, end: float, start: float = 0.0):
+    """Window rows (label filled in by `Labeller`): start_s/end_s span the sampled frames, the
+    first window starting at `start` and the last one reaching `end`."""
     step = float(np.median(np.diff(times))) if len(times) > 1 else end - start
     rows = []
     for k, (s, p) in enumerate(zip(starts, probs, strict=True)):
         e = min(s + window, len(times)) - 1
         stop = end if k == len(starts) - 1 else min(end, float(times[e]) + step)
-        top = int(p.argmax())
-        rows.append(
-            dict(start_s=round(float(times[s]) if k else start, 3), end_s=round(stop, 3),
-                 label=classes[top], score=round(float(p[top]), 4))
-        )  # fmt: skip
+        rows.append(dict(start_s=round(float(times[s]) if k else start, 3), end_s=round(stop, 3),
+                         label="", score=round(float(p.max()), 4)))  # fmt: skip
     return rows
 
 
-def label_sequence(head, feats, times, start, end, window, stride, classes) -> dict:
-    """One sequence (a video's or a person's) → its label, score, probabilities and timeline."""
-    starts = window_starts(len(feats), window, stride)
-    probs = score_windows(head, feats, window, starts)  # (W, C)
-    mean = video_label(probs)
-    top = int(mean.argmax())
-    return dict(
-        label=classes[top], score=round(float(mean[top]), 4),
-        probabilities={c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)},
-        timeline=timeline(probs, starts, window, times, end, classes, start),
-    )  # fmt: skip
-
-
-def _person(track: dict, head, window: int, stride: int, fps: float, classes) -> dict:
+def _person(track: dict, label: Labeller, fps: float) -> dict:
     t = track["times"]
     start, end = float(t[0]), float(t[-1]) + 1 / fps
-    seq = label_sequence(head, track["feats"], t, start, end, window, stride, classes)
+    seq = label(track["feats"], t, start, end)
     del seq["probabilities"]
     frames = [[round(float(x), 3), [round(float(v), 1) for v in b]]
               for x, b in zip(t, track["boxes"], strict=True)]  # fmt: skip
@@ -113,18 +139,21 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     s, classes = bundle["sample"], bundle["classes"]
     v = video_features(str(video), source, s["fps"], progress=opts.progress)
     stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
+    threshold = (
+        bundle["predict"].get("threshold", 0.0) if opts.threshold is None else opts.threshold
+    )
+    parts = tuple(source.settings.parts) if v.tracks else None
+    label = Labeller(head, classes, s["window"], stride, threshold, parts)
     # the clip's sequence: the whole video, or (person models) its main actor's time on screen
     start, end = (float(v.times[0]), float(v.times[-1]) + 1 / s["fps"]) if v.tracks else (0.0,
                   v.duration)  # fmt: skip
     result = dict(
         video=str(video), duration_s=round(v.duration, 3), fps_sampled=s["fps"],
-        window_s=s["window"] / s["fps"],
-        **label_sequence(head, v.feats, v.times, start, end, s["window"], stride, classes),
+        window_s=s["window"] / s["fps"], **label(v.feats, v.times, start, end),
         backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"],
     )  # fmt: skip
     if v.tracks:
-        result["people"] = [_person(t, head, s["window"], stride, s["fps"], classes)
-                            for t in v.tracks]  # fmt: skip
+        result["people"] = [_person(t, label, s["fps"]) for t in v.tracks]
         result["hint"] = _size_hint(v.tracks, source)
     if opts.json:
         write_json(opts.json, result)

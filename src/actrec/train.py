@@ -26,7 +26,7 @@ from actrec.data import class_weights, datamodule_from_cache
 from actrec.errors import ActrecError
 from actrec.evaluate import pyplot, test_and_report
 from actrec.extract import extract_dataset, feature_source, quiet_lightning
-from actrec.head import stride_steps
+from actrec.head import load_bundle, stride_steps
 from actrec.model import ActionClassifier
 from actrec.people import mirror
 
@@ -103,14 +103,47 @@ def _trainer(cfg: Config, out: Path, has_val: bool) -> L.Trainer:
     )
 
 
-def _model(cfg: Config, in_dim: int, classes: list[str], train_labels: list[int]):
+def _model(cfg: Config, source, classes: list[str], train_labels: list[int]):
     # a balanced sampler already evens the classes out: weighting the loss too would over-correct
     weighted = cfg.data.class_weights and cfg.data.sampler != "balanced"
     m, t = cfg.model, cfg.train
-    return ActionClassifier(
-        in_dim, classes, m.hidden, m.layers, m.dropout, m.clip_norm, t.lr, t.weight_decay,
-        t.label_smoothing, class_weights(train_labels, len(classes)) if weighted else None,
+    init = _init_bundle(t.init, source.fingerprint) if t.init else None
+    shape = init["head"] if init else dict(hidden=m.hidden, layers=m.layers, clip_norm=m.clip_norm)
+    model = ActionClassifier(
+        source.feature_dim, classes, shape["hidden"], shape["layers"], m.dropout,
+        shape["clip_norm"], t.lr, t.weight_decay, t.label_smoothing,
+        class_weights(train_labels, len(classes)) if weighted else None,
     )  # fmt: skip
+    if init:
+        _start_from(model, init)
+    return model
+
+
+def _init_bundle(name: str, fingerprint: str) -> dict:
+    """train.init's bundle, refused unless it was trained on the features this config makes."""
+    bundle = load_bundle(name)
+    if bundle["backbone"]["fingerprint"] != fingerprint:
+        people = bundle["backbone"].get("people")
+        how = f" (people.enabled=true people.parts={people['parts']})" if people else ""
+        raise ActrecError(
+            f"train.init={name}: it was trained on features '{bundle['backbone']['fingerprint']}'"
+            f", this config makes '{fingerprint}'{how}"
+        )
+    return bundle
+
+
+def _start_from(model: ActionClassifier, bundle: dict) -> None:
+    """Copy a bundle's head in; its classifier rows go to the classes of the same name (the
+    others start fresh)."""
+    state = dict(bundle["state_dict"])
+    w, b = state.pop("classify.1.weight"), state.pop("classify.1.bias")
+    model.head.load_state_dict(state, strict=False)
+    layer = model.head.classify[1]
+    with torch.no_grad():
+        for i, c in enumerate(model.hparams.classes):
+            if c in bundle["classes"]:
+                j = bundle["classes"].index(c)
+                layer.weight[i], layer.bias[i] = w[j], b[j]
 
 
 def train(cfg: Config, echo=print) -> dict:
@@ -140,7 +173,7 @@ def train(cfg: Config, echo=print) -> dict:
     augment = partial(mirror, parts=tuple(cfg.people.parts)) if cfg.people.enabled else None
     dm = datamodule_from_cache(splits, cache, summary.ok, cfg.data, cfg.train.seed, stride,
                                cfg.eval.clips, augment)  # fmt: skip
-    model = _model(cfg, source.feature_dim, splits.classes, dm.splits["train"].labels)
+    model = _model(cfg, source, splits.classes, dm.splits["train"].labels)
     log = out / "logs" / "metrics.csv"
     old_log = list(csv.DictReader(log.open())) if cfg.resume and log.is_file() else []
     trainer = _trainer(cfg, out, bool(len(dm.splits["val"])))

@@ -1,0 +1,178 @@
+"""The built-in model: synthetic skeletons, one normalisation for both paths, no-model predict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import actrec.head as head_mod
+from actrec.builtin import skeleton_features, train_builtin
+from actrec.config import BuiltinOptions, PredictOptions
+from actrec.errors import ActrecError
+from actrec.head import BUILTIN_MODEL, load_bundle
+from actrec.people import PART_DIMS
+from actrec.predict import UNSURE, predict_video
+from actrec.synth_body import CLASSES, draw_body, motion, pose_3d
+from actrec.synth_skeleton import draw_camera, film, read, skeleton_clip, skeleton_dataset, write
+from tests.test_people import _two_people_clip
+
+PARTS = ["pose", "velocity", "box"]
+
+
+def test_a_skeleton_clip_looks_like_a_tracked_person():
+    for action in CLASSES:
+        c = skeleton_clip(action, np.random.default_rng(1), seconds=4.0)
+        n = len(c["times"])
+        assert 20 <= n <= 40 and np.all(np.diff(c["times"]) > 0)  # at most 10 fps, frames dropped
+        assert c["xy"].shape == (n, 17, 2) and c["conf"].shape == (n, 17)
+        assert c["boxes"].shape == (n, 4) and (c["boxes"][:, 2:] > c["boxes"][:, :2]).all()
+        assert ((c["conf"] >= 0) & (c["conf"] <= 1)).all()
+
+
+def test_the_same_seed_gives_the_same_skeletons():
+    a, la = skeleton_dataset(CLASSES[:3], 4, seed=7)
+    b, lb = skeleton_dataset(CLASSES[:3], 4, seed=7)
+    c, _ = skeleton_dataset(CLASSES[:3], 4, seed=8)
+    assert la == lb == [0] * 4 + [1] * 4 + [2] * 4
+    assert all(np.array_equal(x["xy"], y["xy"]) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0]["xy"], c[0]["xy"])
+
+
+def test_the_camera_yaw_changes_what_the_2d_keypoints_show():
+    """A walker filmed side on swings the feet across the image; filmed head on, the same
+    steps go towards the camera and the feet barely move sideways."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 3, 0.1)
+    body = draw_body(rng)
+    joints = pose_3d(body, motion("walking", t, rng))
+    cam = replace(draw_camera(rng), in_place=True, crop=None, px_h=300.0, tilt=0.0)
+    spread = {}
+    for name, yaw in (("front", 0.0), ("side", np.pi / 2)):
+        uv, _ = film(joints, np.zeros_like(t), t, body.height, replace(cam, yaw=yaw))
+        feet = uv[:, 15, 0] - uv[:, 16, 0]  # left minus right ankle, pixels
+        spread[name] = np.ptp(feet)
+    assert spread["side"] > 3 * spread["front"]
+
+
+def test_dropped_joints_are_reported_as_ultralytics_does_and_masked():
+    clips, _ = skeleton_dataset(CLASSES, 3, seed=3)
+    xy = np.concatenate([c["xy"] for c in clips])
+    conf = np.concatenate([c["conf"] for c in clips])
+    low = conf < 0.5
+    assert 0.02 < low.mean() < 0.6  # some joints drop out, most do not
+    assert (xy[low] == 0).all() and (xy[~low] != 0).any(axis=-1).all()  # (0, 0) when missing
+    c = clips[0]
+    f = skeleton_features(c, 10.0, PARTS)
+    mask = f[:, 2 * 17 : 3 * 17]
+    assert set(np.unique(mask)) <= {0.0, 1.0} and mask.mean() < 1.0
+
+
+def test_skeletons_and_real_tracks_share_one_normalisation(tmp_path):
+    """The features predict computes for a tracked person are those the built-in model's
+    training computes from the same track's keypoints."""
+    from actrec.backbone import Backbone
+    from actrec.config import FeatureSettings, PeopleSettings
+    from actrec.features import video_features
+    from actrec.people import People
+
+    people = People(Backbone(FeatureSettings(imgsz=64, layers=[4, 6])),
+                    PeopleSettings(enabled=True, min_track=0.5))  # fmt: skip
+    v = video_features(str(_two_people_clip(tmp_path / "two.mp4")), people, 10.0, progress=False)
+    for track in v.tracks:
+        raw = {k: track[k] for k in ("times", "xy", "conf", "boxes")}
+        assert np.allclose(skeleton_features(raw, 10.0, PARTS), track["feats"], atol=1e-5)
+    # and it does not care where or how large the person is
+    c = skeleton_clip("waving_both_hands", np.random.default_rng(2))
+    moved = dict(c, xy=np.where(c["xy"] != 0, c["xy"] * 1.7 + 40, 0), boxes=c["boxes"] * 1.7 + 40)
+    assert np.allclose(skeleton_features(c, 10.0, PARTS), skeleton_features(moved, 10.0, PARTS),
+                       atol=1e-4)  # fmt: skip
+
+
+def test_skeletons_are_written_and_read_back(tmp_path):
+    path = write(tmp_path, ["walking", "standing"], 3, seed=1)
+    clips, labels, classes = read(path)
+    again, same_labels = skeleton_dataset(["walking", "standing"], 3, seed=1)
+    assert classes == ["walking", "standing"] and labels == same_labels == [0, 0, 0, 1, 1, 1]
+    assert all(np.allclose(a["xy"], b["xy"]) for a, b in zip(clips, again, strict=True))
+    with pytest.raises(ActrecError, match="unknown skeleton class 'flying'"):
+        write(tmp_path, ["flying"], 1)
+
+
+def test_training_on_skeletons_writes_a_small_safe_bundle(tmp_path):
+    out = tmp_path / "b.pt"
+    m = train_builtin(BuiltinOptions(out=str(out), clips_per_class=12, epochs=1, hidden=16),
+                      echo=lambda *_: None)  # fmt: skip
+    assert 0.0 <= m["test/acc"] <= 1.0 and out.stat().st_size < 1_000_000
+    b = torch.load(out, weights_only=True)
+    assert b["classes"] == list(CLASSES) and b["backbone"]["people"]["enabled"]
+    assert b["builtin"]["options"]["clips_per_class"] == 12
+    assert b["backbone"]["feature_dim"] == sum(PART_DIMS.values())
+
+
+def test_the_shipped_model_is_in_the_package_and_records_how_it_was_made():
+    b = load_bundle("builtin")
+    assert b["classes"] == list(CLASSES)
+    assert BUILTIN_MODEL.stat().st_size < 1_000_000
+    assert b["builtin"]["trained_on"].startswith("synthetic skeletons")
+    assert b["builtin"]["synthetic_test"]["test/acc"] > 0.8
+    assert b["predict"]["threshold"] > 0
+
+
+def test_a_missing_builtin_model_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(head_mod, "BUILTIN_MODEL", tmp_path / "builtin.pt")
+    with pytest.raises(ActrecError, match="make builtin-model"):
+        load_bundle("builtin")
+
+
+def test_predict_a_video_with_no_model_labels_its_people(tmp_path):
+    clip = _two_people_clip(tmp_path / "two.mp4")
+    out = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, "-m", "actrec", "predict", str(clip), f"json={out}"],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "no model given: the built-in model (9 actions" in r.stdout
+    res = json.loads(out.read_text())
+    assert len(res["people"]) == 2
+    for p in res["people"] + [res]:
+        assert p["label"] in (*CLASSES, UNSURE)
+    labels = {row["label"] for p in res["people"] for row in p["timeline"]}
+    assert labels <= {*CLASSES, UNSURE}
+
+
+def test_a_score_below_the_threshold_is_labelled_unsure(tmp_path):
+    clip = _two_people_clip(tmp_path / "two.mp4")
+    sure = predict_video("builtin", clip, PredictOptions(threshold=0.0, progress=False))
+    unsure = predict_video("builtin", clip, PredictOptions(threshold=1.0, progress=False))
+    assert sure["label"] in CLASSES and unsure["label"] == UNSURE
+    assert unsure["score"] == sure["score"]  # the score is kept: only the label says "unsure"
+    assert all(row["label"] == UNSURE for p in unsure["people"] for row in p["timeline"])
+
+
+def test_train_init_builtin_starts_from_its_head_and_keeps_matching_classes():
+    from actrec.model import ActionClassifier
+    from actrec.train import _start_from
+
+    b = load_bundle("builtin")
+    h = b["head"]
+    model = ActionClassifier(h["in_dim"], ["boxing", "walking"], h["hidden"], h["layers"],
+                             clip_norm=h["clip_norm"])  # fmt: skip
+    fresh = model.head.classify[1].weight[0].clone()
+    _start_from(model, b)
+    state = model.head.state_dict()
+    assert torch.equal(state["gru.weight_hh_l0"], b["state_dict"]["gru.weight_hh_l0"])
+    walking = b["classes"].index("walking")
+    assert torch.equal(state["classify.1.weight"][1], b["state_dict"]["classify.1.weight"][walking])
+    assert torch.equal(state["classify.1.weight"][0], fresh)  # boxing: a class of its own
+
+
+def test_train_init_refuses_a_model_of_other_features():
+    from actrec.train import _init_bundle
+
+    with pytest.raises(ActrecError, match="train.init=builtin: it was trained on features"):
+        _init_bundle("builtin", "yolo11n-untrained-0000000000-00000000")
