@@ -24,7 +24,7 @@ BUNDLE_FORMAT = "actrec-bundle-3"  # bumped whenever the head or the bundle's la
 BUILTIN_MODEL = Path(__file__).with_name("builtin.pt")
 BUILTIN_NOTE = (
     "no model given: the built-in model ({n} actions of people, trained on synthetic skeletons "
-    "only); 'actrec predict MODEL VIDEO' uses your own"
+    "only); give a model.pt to use your own"
 )
 
 

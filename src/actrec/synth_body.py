@@ -56,7 +56,7 @@ def _up(x: np.ndarray) -> np.ndarray:
 def _rest(t: np.ndarray, rng: np.random.Generator) -> Angles:
     """Standing relaxed: arms hanging, slightly bent, legs straight."""
     z = np.zeros_like(t)
-    m = dict(pitch=z + rad(rng.uniform(-3, 8)), lift=z.copy(), speed=z.copy())
+    m = dict(pitch=z + rad(rng.uniform(-3, 8)), roll=z.copy(), lift=z.copy(), speed=z.copy())
     for s in "lr":
         m |= {f"flex_{s}": z + rad(rng.uniform(-5, 10)), f"abd_{s}": z + rad(rng.uniform(3, 15)),
               f"elbow_{s}": z + rad(rng.uniform(5, 25)), f"bend_{s}": np.array([0.0, 0.2, 1.0]),
@@ -81,6 +81,8 @@ def _gait(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, run: bo
         m[f"elbow_{s}"] = elbow + rad(10) * np.sin(c)
         m[f"abd_{s}"] = z + rad(rng.uniform(3, 12))
     m["pitch"] = z + rad(rng.uniform(4, 14) if run else rng.uniform(-2, 6))
+    # the shoulders rock sideways with each step: what a runner facing the camera shows most
+    m["roll"] = rad(rng.uniform(3, 10) if run else rng.uniform(1, 5)) * np.sin(_cycle(t, hz, ph))
     m["lift"] = (rng.uniform(0.04, 0.1) if run else 0.015) * _up(_cycle(t, 2 * hz, 2 * ph))
     leg = 0.5 * np.ptp(m["leg_l"])
     # a cycle is two steps of about 2 · leg length · sin(swing)
@@ -186,7 +188,8 @@ MOTIONS: dict[str, Callable[..., None]] = {
 
 
 def motion(action: str, t: np.ndarray, rng: np.random.Generator) -> Angles:
-    """Angles (radians) per frame for `t` (T,) seconds. Keys: pitch (trunk bend forward), lift
+    """Angles (radians) per frame for `t` (T,) seconds. Keys: pitch (trunk bend forward), roll
+    (trunk lean sideways), lift
     (extra height of the hips, m), speed (m/s along the facing direction), and per side s in
     'lr': flex_s / abd_s (upper arm forward / sideways from hanging), elbow_s, bend_s (where the
     forearm folds, body frame: lateral-out, up, forward), leg_s (hip flexion), spread_s (hip
@@ -224,10 +227,10 @@ def pose_3d(body: Body, m: dict[str, np.ndarray]) -> np.ndarray:
     plus the top of the head and the soles as rows 17, 18, 19 (for the box)."""
     t = len(m["pitch"])
     out = np.zeros((t, 20, 3))
-    p = m["pitch"]
-    spine = np.stack([0 * p, np.cos(p), np.sin(p)], 1)  # (T, 3)
-    front = np.stack([0 * p, -np.sin(p), np.cos(p)], 1)  # the chest's forward direction
-    lat = np.array([1.0, 0.0, 0.0])
+    p, r = m["pitch"], m["roll"]
+    spine = np.stack([-np.cos(p) * np.sin(r), np.cos(p) * np.cos(r), np.sin(p)], 1)  # (T, 3)
+    front = np.stack([np.sin(p) * np.sin(r), -np.sin(p) * np.cos(r), np.cos(p)], 1)  # the chest's
+    lat = np.stack([np.cos(r), np.sin(r), 0 * r], 1)  # the shoulder line, tilted by the roll
     neck = spine * body.torso
     nose = neck + spine * body.neck * 0.8 + front * body.height * 0.05
     out[:, 0] = nose
@@ -247,7 +250,7 @@ def pose_3d(body: Body, m: dict[str, np.ndarray]) -> np.ndarray:
         bend = m[f"bend_{s}"] * np.array([side, 1.0, 1.0])
         out[:, el] = out[:, sh] + upper * body.upper_arm
         out[:, wr] = out[:, el] + _fold(upper, m[f"elbow_{s}"], bend) * body.forearm
-        out[:, hp] = side * lat * body.hip
+        out[:, hp] = side * np.array([1.0, 0.0, 0.0]) * body.hip  # the pelvis stays level
         thigh = _limb(m[f"leg_{s}"], m[f"spread_{s}"], side)
         shin = _limb(m[f"leg_{s}"] - m[f"knee_{s}"], m[f"spread_{s}"], side)
         out[:, kn] = out[:, hp] + thigh * body.thigh
