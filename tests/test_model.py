@@ -153,3 +153,17 @@ def test_center_keeps_how_much_a_feature_moves_standardise_does_not():
     centred = clip_standardise(big, mask, scale=False)
     assert torch.allclose(centred, 3 * clip_standardise(x, mask, scale=False), atol=1e-4)
     assert torch.allclose(centred.mean(1), torch.zeros(1, 4), atol=1e-5)
+
+
+def test_top5_is_not_merged_with_top1_when_their_first_updates_agree():
+    """torchmetrics merges metrics whose states match after the first update (compute groups):
+    top-5 then reported top-1 for the rest of the run."""
+    from actrec.model import _metrics
+
+    m = _metrics(9, "test")
+    first = torch.zeros(1, 9)
+    first[0, 0] = 1
+    m.update(first, torch.tensor([0]))  # right: top-1 and top-5 states agree
+    m.update(torch.linspace(1, 0, 9)[None], torch.tensor([2]))  # third choice: top-5 only
+    out = {k: float(v) for k, v in m.compute().items()}
+    assert out["test/acc"] == 0.5 and out["test/top5"] == 1.0

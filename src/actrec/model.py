@@ -29,7 +29,9 @@ def _metrics(num_classes: int, stage: str, postfix: str = "") -> MetricCollectio
     }
     if num_classes >= 5:
         m["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
-    return MetricCollection(m, prefix=f"{stage}/", postfix=postfix)
+    # no compute groups: top-1 and top-5 share a state layout, and torchmetrics would merge them
+    # whenever their first updates agree (one sample, right), reporting top-5 = top-1 for good
+    return MetricCollection(m, prefix=f"{stage}/", postfix=postfix, compute_groups=False)
 
 
 class ActionClassifier(L.LightningModule):
