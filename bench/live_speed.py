@@ -76,15 +76,20 @@ def stats(rows: list[dict]) -> dict:
                 p50=float(np.percentile(lat, 50)), p95=float(np.percentile(lat, 95)))  # fmt: skip
 
 
-def run(seconds: float, imgsz: int, realtime: bool, model: str | None, mode: str) -> dict:
+def run(seconds: float, imgsz: int, realtime: bool, model: str | None, mode: str,
+        runtime: str = "torch") -> dict:  # fmt: skip
     from actrec.config import LiveOptions
     from actrec.live import run_live
 
     video, _ = long_video(seconds)
     model = model or str(fresh_bundle(imgsz))
+    if runtime == "onnx":
+        from actrec.export import export
+
+        export(model, echo=lambda *_: None)
     log = DATA / "live_log.jsonl"
     opts = LiveOptions(source=str(video), mode=mode, realtime=realtime, headless=True,
-                       out=str(DATA / "live_out.mp4"), log=str(log))  # fmt: skip
+                       out=str(DATA / "live_out.mp4"), log=str(log), runtime=runtime)  # fmt: skip
     t0 = time.perf_counter()
     summary = run_live(model, opts, echo=lambda *_: None)
     wall = time.perf_counter() - t0

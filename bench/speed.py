@@ -59,7 +59,7 @@ def decoded(paths: list[str], imgsz: int, limit: int = 256) -> np.ndarray:
     return np.stack(out[:limit])
 
 
-def bench_a(paths: list[str], imgsz: int) -> dict:
+def bench_a(paths: list[str], imgsz: int, runtime: str = "torch") -> dict:
     from actrec.backbone import Backbone
     from actrec.config import FeatureSettings
 
@@ -67,6 +67,13 @@ def bench_a(paths: list[str], imgsz: int) -> dict:
     rates = {}
     for batch in (1, 8, 16, 32):
         bb = Backbone(FeatureSettings(imgsz=imgsz, batch=batch))
+        if runtime == "onnx":  # the same preprocessing, the network in ONNX Runtime
+            from actrec.export import export_backbone, onnx_embed
+
+            graph = DATA / f"backbone_{imgsz}.onnx"
+            if batch == 1:
+                export_backbone(bb, graph)
+            bb.use_runtime(onnx_embed(graph))
         bb.features(frames[: 2 * batch])  # warm-up
         t = time.perf_counter()
         bb.features(frames)
@@ -179,18 +186,22 @@ class EpochTimer(Callback):
         self.times.append(time.perf_counter() - self.t)
 
 
-def bench_e(imgsz: int) -> dict:
+def bench_e(imgsz: int, runtime: str = "torch") -> dict:
     from live_speed import fresh_bundle
 
     video = SHARED / "formats" / "vtest.avi"
     if not video.exists():
         return {}
     model = fresh_bundle(imgsz)
+    if runtime == "onnx":
+        from actrec.export import export
+
+        export(model, echo=lambda *_: None)
     # the child reports its own peak (VmHWM): ru_maxrss would carry this process's over fork
     code = ("import sys\nfrom actrec.cli import main\nrc = main()\n"
             "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
             "print(hwm, file=sys.stderr)\nsys.exit(rc)")  # fmt: skip
-    cmd = [sys.executable, "-c", code, "predict", str(model), str(video)]
+    cmd = [sys.executable, "-c", code, "predict", str(model), str(video), f"runtime={runtime}"]
     t = time.perf_counter()
     run = subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -198,11 +209,20 @@ def bench_e(imgsz: int) -> dict:
     return dict(wall_s=wall, rtf=79.5 / wall, peak_gib=peak)
 
 
-def bench_f(imgsz: int, seconds: float) -> dict:
+def bench_f(imgsz: int, seconds: float, runtime: str = "torch") -> dict:
     from live_speed import run
 
-    r = run(seconds, imgsz, realtime=False, model=None, mode="stream")
+    r = run(seconds, imgsz, realtime=False, model=None, mode="stream", runtime=runtime)
     return dict(fps=r["all"]["fps"], p50=r["all"]["p50"], p95=r["all"]["p95"])
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("onnxruntime not installed: the ONNX rows are left out (pip install -e '.[onnx]')")
+        return False
+    return True
 
 
 def _median(runs: list[dict]) -> dict:
@@ -243,6 +263,10 @@ def main() -> None:
         res["sizes"][s] = {key: _median(rs) for key, rs in runs.items()}
     s0 = a.sizes[0]
     res["D"], res["E"], res["F"] = bench_d(s0), bench_e(s0), bench_f(s0, a.live_seconds)
+    if onnx_available():  # A, E and F again with ONNX Runtime behind the same preprocessing
+        rounds = [bench_a(paths, s0, "onnx") for _ in range(a.rounds)]
+        res["onnx"] = dict(A=_median(rounds), E=bench_e(s0, "onnx"),
+                           F=bench_f(s0, a.live_seconds, "onnx"))  # fmt: skip
     print_table(res, s0)
     (DATA / "speed.json").write_text(json.dumps(res, indent=1))
 
@@ -267,6 +291,28 @@ def print_table(res: dict, s0: int) -> None:
         print(f"{'  E peak RSS':<44}{e['peak_gib']:>10.2f} GiB{'< 1.5 GiB':>12}")
     print(f"{f'F live realtime=false, imgsz {s0}':<44}{f['fps']:>10.1f} FPS{'>= 25':>12}")
     print(f"{'  F latency p50 / p95':<44}{f['p50']:>6.0f} / {f['p95']:.0f} ms")
+    if "onnx" in res:
+        print_runtimes(res, s0)
+
+
+def print_runtimes(res: dict, s0: int) -> None:
+    """A, E and F side by side: torch against ONNX Runtime (CPU provider, default threads)."""
+    import torch
+
+    o, t = res["onnx"], res["sizes"][s0]
+    print(f"\nruntimes, imgsz {s0} (torch {torch.get_num_threads()} intra-op threads; ONNX "
+          f"Runtime CPU execution provider, its default: one thread per core)")  # fmt: skip
+    print(f"{'':<34}{'torch':>12}{'onnx':>12}")
+    print(f"{'A backbone only, f/s':<34}{t['A']['fps']:>12.1f}{o['A']['fps']:>12.1f}")
+    if res["E"] and o["E"]:
+        e, oe = res["E"], o["E"]
+        print(f"{'E predict vtest.avi, s':<34}{e['wall_s']:>12.2f}{oe['wall_s']:>12.2f}")
+        print(f"{'  E real-time factor':<34}{e['rtf']:>11.1f}x{oe['rtf']:>11.1f}x")
+        print(f"{'  E peak RSS, GiB':<34}{e['peak_gib']:>12.2f}{oe['peak_gib']:>12.2f}")
+    f, of = res["F"], o["F"]
+    print(f"{'F live, FPS':<34}{f['fps']:>12.1f}{of['fps']:>12.1f}")
+    print(f"{'  F latency p50 / p95, ms':<34}{f['p50']:>6.0f} / {f['p95']:<4.0f}"
+          f"{of['p50']:>6.0f} / {of['p95']:.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ import importlib.metadata
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from actrec.config import MACHINE_SETTINGS, FeatureSettings, validate
 from actrec.errors import ActrecError
@@ -73,6 +73,23 @@ def carried_pose_weights() -> Path | None:
         log.warning(f"{path} does not match the expected sha256 of yolo11n-pose.pt: not used")
         return None
     return path
+
+
+def grid_pool(x: torch.Tensor, grid: int, kind: str = "max") -> torch.Tensor:
+    """(N, C, H, W) → (N, C * grid * grid): `adaptive_{max,avg}_pool2d` to grid x grid cells,
+    written as slices so that ONNX can export it for any map size (its exporter only takes
+    grids that divide the map, and 160 px gives 5 x 5 maps)."""
+    # plain ints: the map size is fixed for a given imgsz, and ONNX's integer division truncates
+    # where Python's floors, so no negative division either
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    cells = []
+    for i in range(grid):  # PyTorch's bins: floor(i * H / g) to ceil((i + 1) * H / g)
+        top, bottom = (i * h) // grid, ((i + 1) * h + grid - 1) // grid
+        for j in range(grid):
+            left, right = (j * w) // grid, ((j + 1) * w + grid - 1) // grid
+            cell = x[..., top:bottom, left:right]
+            cells.append(cell.amax((-2, -1)) if kind == "max" else cell.mean((-2, -1)))
+    return torch.stack(cells, -1).flatten(1)  # channel-major, as adaptive pooling's flatten
 
 
 @dataclass
@@ -160,6 +177,7 @@ class Backbone:
         net.fuse()  # folds BatchNorm into the convolutions: same maths, fewer ops
         self.net = torch.nn.ModuleList(self.layers).eval().requires_grad_(False)
         self.to(pick_device(s.device))
+        self.runtime: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.scales: list[float] = [1.0] * len(s.layers)
         self.scales = self._calibrate()
         self.feature_dim = self._probe_dim()
@@ -235,7 +253,19 @@ class Backbone:
 
     @torch.inference_mode()
     def _embed(self, x: torch.Tensor, split: bool = False):
-        """(N, 3, S, S) float in [0, 1] → (N, C) pooled, scaled and concatenated over layers."""
+        """(N, 3, S, S) float in [0, 1] → (N, C) pooled, scaled and concatenated over layers
+        (by ONNX Runtime once `use_runtime` gave it a session)."""
+        if self.runtime is not None and not split:
+            return self.runtime(x)
+        return self.embed_graph(x, split)
+
+    def use_runtime(self, run: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Run `_embed` through `run` (an ONNX Runtime session of `embed_graph`; None: torch).
+        Everything around it, resizing, /255 and the motion difference, stays shared."""
+        self.runtime = run
+
+    def embed_graph(self, x: torch.Tensor, split: bool = False):
+        """`_embed` in plain torch ops (what `export` traces)."""
         saved: list[torch.Tensor] = []
         pooled = []
         for m in self.layers:
@@ -248,12 +278,8 @@ class Backbone:
             x = m(x)
             saved.append(x)
             if m.i in self.settings.layers:
-                g = self.settings.grid
-                pool = (
-                    F.adaptive_max_pool2d if self.settings.pool == "max" else F.adaptive_avg_pool2d
-                )
-                p = pool(x.float(), g).flatten(1)  # (N, C_layer * grid * grid)
-                pooled.append(p / self.scales[len(pooled)])
+                p = grid_pool(x.float(), self.settings.grid, self.settings.pool)
+                pooled.append(p / self.scales[len(pooled)])  # (N, C_layer * grid * grid)
         return pooled if split else torch.cat(pooled, 1)
 
     def features(self, frames: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:

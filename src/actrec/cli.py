@@ -20,6 +20,7 @@ from pathlib import Path
 
 from actrec.config import (
     EvaluateOptions,
+    ExportOptions,
     LiveOptions,
     PredictOptions,
     SynthOptions,
@@ -38,6 +39,7 @@ USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --h
   evaluate  MODEL [data=DATASET]          metrics and confusion matrix of a model
   predict   [MODEL] VIDEO [key=value ...] label a video: clip label, timeline, annotated video
   live      [MODEL] [key=value ...]       label a camera, stream or file as it plays
+  export    MODEL [format=onnx] [out=DIR] ONNX graphs for runtime=onnx (predict, live)
 
 MODEL: a model.pt written by train, or none (or 'builtin'): the model shipped with actrec,
 which labels people walking, running, waving, jumping, clapping, bending or standing.
@@ -186,6 +188,14 @@ def cmd_live(args: list[str]) -> None:
           f"last label: {r['label']} ({r['score']:.2f})")  # fmt: skip
 
 
+def cmd_export(args: list[str]) -> None:
+    from actrec.export import export
+
+    (model,), rest = _positional(args, 1, "MODEL")
+    o = load_options(ExportOptions, rest)
+    export(model, o.out, _echo)
+
+
 def cmd_check(args: list[str]) -> None:
     from actrec.catalog import build_splits
     from actrec.features import check
@@ -211,9 +221,10 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "predict": cmd_predict,
     "live": cmd_live,
     "check": cmd_check,
+    "export": cmd_export,
 }
 OPTIONS = {"synth": SynthOptions, "evaluate": EvaluateOptions, "predict": PredictOptions,
-           "live": LiveOptions}  # fmt: skip
+           "live": LiveOptions, "export": ExportOptions}  # fmt: skip
 
 
 def command_help(cmd: str) -> str:

@@ -178,6 +178,15 @@ class SynthOptions:
     seed: int = opt(0, "random seed: the same seed gives the same videos")
 
 
+RUNTIMES = ("torch", "onnx")
+
+
+@dataclass
+class ExportOptions:
+    format: str = opt("onnx", "onnx", choices=("onnx",))
+    out: str | None = opt(None, "folder for the graphs (default: beside the model)")
+
+
 @dataclass
 class BuiltinOptions:
     out: str = opt("", "bundle to write (default: the one shipped in the package)")
@@ -206,6 +215,8 @@ class PredictOptions:
                                    "the model's); larger finds smaller people", multiple_of_32, "a "
                                    "multiple of 32")  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
+    runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
+                       choices=RUNTIMES)  # fmt: skip
 
 
 @dataclass
@@ -238,6 +249,8 @@ class LiveOptions:
     log: str | None = opt(None, "write JSON lines: t, label, score, fps, latency_ms")
     duration: float | None = opt(None, "stop after this many seconds", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
+                       choices=RUNTIMES)  # fmt: skip
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

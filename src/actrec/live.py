@@ -233,6 +233,10 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
     bundle = load_bundle(model)
     head, source = head_from_bundle(bundle), source_for_bundle(bundle, opts.device)
+    if opts.runtime == "onnx":  # the same preprocessing, ONNX Runtime behind the networks
+        from actrec.export import use_onnx
+
+        head = use_onnx(model, head, source)
     if bundle["backbone"]["warning"]:
         echo(bundle["backbone"]["warning"])
     headless = not has_display() if opts.headless is None else opts.headless

@@ -136,6 +136,10 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     head = head_from_bundle(bundle)
     people = {"imgsz": opts.people_imgsz} if opts.people_imgsz else {}
     source = source_for_bundle(bundle, opts.device, **people)
+    if opts.runtime == "onnx":  # the same preprocessing, ONNX Runtime behind the networks
+        from actrec.export import use_onnx
+
+        head = use_onnx(model, head, source)
     s, classes = bundle["sample"], bundle["classes"]
     v = video_features(str(video), source, s["fps"], progress=opts.progress)
     stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
