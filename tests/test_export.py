@@ -122,3 +122,23 @@ def test_grid_pooling_exports_for_maps_the_grid_does_not_divide(tmp_path):
     got = ort.InferenceSession(str(path)).run(None, {"x": x.numpy()})[0]
     want = torch.nn.functional.adaptive_max_pool2d(x, 2).flatten(1).numpy()
     assert np.array_equal(got, want) and np.array_equal(grid_pool(x, 2, "max").numpy(), want)
+
+
+def test_evaluate_with_onnx_gives_torch_metrics(exported, run, tmp_path):
+    from actrec.config import EvaluateOptions
+    from actrec.evaluate import evaluate
+
+    data = str(Path(run["run_dir"]) / "test_list.txt")
+    def run_with(runtime: str) -> dict:  # a cache of its own: features made by that runtime
+        opts = EvaluateOptions(data=data, cache_dir=str(tmp_path / runtime),
+                               out=str(tmp_path / f"eval_{runtime}"), runtime=runtime)  # fmt: skip
+        return evaluate(exported, opts, lambda *_: None)
+
+    a, b = run_with("torch"), run_with("onnx")
+    assert a["confusion_matrix"] == b["confusion_matrix"] and a["clips"] == b["clips"] > 0
+
+
+def test_export_without_onnx_installed_says_what_to_install(exported, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    with pytest.raises(ActrecError, match=r"pip install -e '\.\[onnx\]'"):
+        export(exported, echo=lambda *_: None)

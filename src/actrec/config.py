@@ -229,6 +229,9 @@ class EvaluateOptions:
                           "one)")  # fmt: skip
     clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    runtime: str = opt("torch", "torch | onnx: the head (and the backbone, for videos not yet "
+                       "cached) in ONNX Runtime; 'actrec export MODEL' first",
+                       choices=RUNTIMES)  # fmt: skip
 
 
 @dataclass

@@ -21,7 +21,7 @@ from actrec.config import EvaluateOptions
 from actrec.data import SequenceDataModule, split_from_cache
 from actrec.errors import ActrecError
 from actrec.extract import extract, quiet_lightning, report
-from actrec.head import load_bundle, source_for_bundle, stride_steps
+from actrec.head import head_from_bundle, load_bundle, source_for_bundle, stride_steps
 from actrec.model import ActionClassifier
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"
@@ -85,6 +85,11 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     classes, s = bundle["classes"], bundle["sample"]
     clips = load_clips(data, "", classes)
     source = source_for_bundle(bundle, opts.device)
+    onnx_head = None
+    if opts.runtime == "onnx":  # the same preprocessing, ONNX Runtime behind the networks
+        from actrec.export import use_onnx
+
+        onnx_head = use_onnx(model_path, head_from_bundle(bundle), source)
     cache = FeatureCache(opts.cache_dir, source.fingerprint, s["fps"])
     summary = extract([c.path for c in clips], source, cache, s["fps"])
     report(summary, echo)
@@ -97,6 +102,8 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     out = Path(opts.out) if opts.out else default
     out.mkdir(parents=True, exist_ok=True)
     model = ActionClassifier.from_bundle(bundle)
+    if onnx_head is not None:
+        model.head = onnx_head
     metrics = test_and_report(test_trainer(), model, dm, out, Path(data).name)
     metrics.update(clips=len(split), data=str(data), classes=classes)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
