@@ -129,6 +129,7 @@ def test_evaluate_with_onnx_gives_torch_metrics(exported, run, tmp_path):
     from actrec.evaluate import evaluate
 
     data = str(Path(run["run_dir"]) / "test_list.txt")
+
     def run_with(runtime: str) -> dict:  # a cache of its own: features made by that runtime
         opts = EvaluateOptions(data=data, cache_dir=str(tmp_path / runtime),
                                out=str(tmp_path / f"eval_{runtime}"), runtime=runtime)  # fmt: skip
