@@ -300,8 +300,9 @@ def print_runtimes(res: dict, s0: int) -> None:
     import torch
 
     o, t = res["onnx"], res["sizes"][s0]
-    print(f"\nruntimes, imgsz {s0} (torch {torch.get_num_threads()} intra-op threads; ONNX "
-          f"Runtime CPU execution provider, its default: one thread per core)")  # fmt: skip
+    n = torch.get_num_threads()
+    print(f"\nruntimes, imgsz {s0} (torch {n} intra-op threads; ONNX Runtime CPU execution "
+          f"provider, {n} intra-op threads, no spinning)")  # fmt: skip
     print(f"{'':<34}{'torch':>12}{'onnx':>12}")
     print(f"{'A backbone only, f/s':<34}{t['A']['fps']:>12.1f}{o['A']['fps']:>12.1f}")
     if res["E"] and o["E"]:
