@@ -166,6 +166,21 @@ def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp
     assert r["labelled"] == len(rows) and (tmp_path / "o.mp4").is_file()
 
 
+def test_live_shows_a_barely_seen_person_as_unsure(people_bundle, tmp_path, monkeypatch):
+    import actrec.live as live_mod
+    from actrec.config import LiveOptions
+
+    clip = _two_people_clip(tmp_path / "two.mp4", frames=12)
+    log = tmp_path / "l.jsonl"
+    opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log),
+                       threshold=0.0)  # fmt: skip
+    # as if a third of their joints were seen: under MIN_SEEN, whatever the head says
+    monkeypatch.setattr(live_mod, "seen_share", lambda f, parts: np.full(len(f), 0.3))
+    live_mod.run_live(people_bundle, opts, echo=lambda *_: None)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows and all(row["label"] == "…" for row in rows)
+
+
 def test_mirroring_features_equals_features_of_the_mirrored_person():
     from actrec.people import mirror
 

@@ -39,7 +39,7 @@ from actrec.head import (
     score_windows,
     source_for_bundle,
 )
-from actrec.people import People, PersonStream, pose_features
+from actrec.people import MIN_SEEN, People, PersonStream, pose_features, seen_share
 from actrec.predict import draw_overlay, draw_person
 from actrec.video import Grabber
 
@@ -158,9 +158,13 @@ class PersonScorer:
             for name in ("times", "boxes", "xy", "conf"):  # bounded memory
                 setattr(tr, name, getattr(tr, name)[-keep:])
             a = tr.arrays(self.fps)
-            feats = pose_features(a["xy"], a["conf"], a["boxes"], self.stream.people.settings.parts)
-            probs = score_windows(self.head, feats[-self.window :], self.window, [0])[0]
+            parts = self.stream.people.settings.parts
+            feats = pose_features(a["xy"], a["conf"], a["boxes"], parts)[-self.window :]
+            probs = score_windows(self.head, feats, self.window, [0])[0]
             shown = self.smooth.setdefault(tid, self.new_smoother())(probs)
+            seen = seen_share(feats, parts)
+            if seen is not None and float(seen.mean()) < MIN_SEEN:  # as predict: barely seen
+                shown = (HIDDEN_LABEL, *shown[1:])
             out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
         return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
 
