@@ -58,3 +58,28 @@ def test_two_rank_extraction_and_training_on_fake_ucf101(tmp_path):
 
     again = _actrec("extract", "c.yaml", cwd=tmp_path)
     assert again.returncode == 0 and "extracted 0, cached 12, failed 0" in again.stdout
+
+
+def test_two_rank_extraction_of_the_person_stream(tmp_path):
+    """The person stream goes through the same Trainer.predict path: each rank detects and
+    tracks people in its share of the videos and writes their tracks atomically."""
+    from tests.test_people import _two_people_clip
+
+    data = tmp_path / "clips"
+    for label in ("walking", "waving"):
+        (data / label).mkdir(parents=True)
+        for k in range(2):
+            _two_people_clip(data / label / f"{label}_{k}.mp4", frames=12 + 2 * k)
+    (tmp_path / "c.yaml").write_text(
+        f"data:\n  train: {data}\ncache_dir: {tmp_path / 'cache'}\nsample:\n  workers: 0\n"
+        "people:\n  enabled: true\n  min_track: 0.5\n"
+        "trainer:\n  accelerator: cpu\n  devices: 2\n"
+    )  # fmt: skip
+    p = _actrec("extract", "c.yaml", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("extracted 4, cached 0, failed 0") == 1  # rank 0 alone reports
+    cache = next((tmp_path / "cache").glob("*people*"))
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert {v["rank"] for v in manifest["videos"]} == {0, 1}  # both ranks did a share
+    assert all(v["status"] == "ok" for v in manifest["videos"]) and len(manifest["videos"]) == 4
+    assert len(list(cache.glob("*.tracks.npz"))) == 4 and not list(cache.glob("*.tmp*"))
