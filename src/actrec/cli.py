@@ -33,17 +33,17 @@ from actrec.keys import parse_overrides, unknown_key
 
 USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --help: its options)
 
-  synth     [key=value ...]               generate the synthetic demo dataset
+  synth     [key=value ...]               synthetic data: demo videos, or kind=skeleton keypoints
   extract   [CONFIG.yaml] [key=value ...] fill the feature cache (resumable)
   train     [CONFIG.yaml] [key=value ...] extract what is missing, fit, test, export model.pt
   evaluate  MODEL [data=DATASET]          metrics and confusion matrix of a model
   predict   [MODEL] VIDEO [key=value ...] label a video: clip label, timeline, annotated video
   live      [MODEL] [key=value ...]       label a camera, stream or file as it plays
   export    MODEL [format=onnx] [out=DIR] ONNX graphs for runtime=onnx (predict, live)
+  check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 MODEL: a model.pt written by train, or none (or 'builtin'): the model shipped with actrec,
 which labels people walking, running, waving, jumping, clapping, bending or standing.
-  check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
 configs/default.yaml."""

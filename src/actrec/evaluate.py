@@ -21,7 +21,14 @@ from actrec.config import EvaluateOptions
 from actrec.data import SequenceDataModule, split_from_cache
 from actrec.errors import ActrecError
 from actrec.extract import extract, quiet_lightning, report
-from actrec.head import head_from_bundle, load_bundle, source_for_bundle, stride_steps
+from actrec.head import (
+    BUILTIN_MODEL,
+    head_from_bundle,
+    load_bundle,
+    model_file,
+    source_for_bundle,
+    stride_steps,
+)
 from actrec.model import ActionClassifier
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"
@@ -75,7 +82,7 @@ def test_trainer() -> L.Trainer:
 def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     """Metrics and confusion matrix of a bundle on a dataset (folder or list file; by default
     the run's `test_list.txt`), written to `<model folder>/eval/`."""
-    builtin = str(model_path) == "builtin"
+    builtin = model_file(model_path) == BUILTIN_MODEL
     data = opts.data or (None if builtin else Path(model_path).parent / "test_list.txt")
     if data is None:
         raise ActrecError("the built-in model has no test list of its own: give data=...")

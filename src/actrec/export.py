@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from actrec.errors import ActrecError
-from actrec.head import BUILTIN_MODEL, GRUHead, clip_standardise, head_from_bundle, load_bundle
+from actrec.head import GRUHead, clip_standardise, head_from_bundle, load_bundle, model_file
 
 OPSET = 17
 GRAPHS = ("backbone", "head", "step", "pool")
@@ -38,20 +38,16 @@ def _need_onnx() -> None:
         raise ActrecError(INSTALL) from None
 
 
-def model_path(model: str | Path) -> Path:
-    return BUILTIN_MODEL if str(model) == "builtin" else Path(model)
-
-
 def paths(model: str | Path, out: str | Path | None = None) -> dict[str, Path]:
     """Where the export of `model` lives: its graphs and the manifest."""
-    p = model_path(model)
+    p = model_file(model)
     root = Path(out) if out else p.parent
     names = {g: root / f"{p.stem}.{g}.onnx" for g in GRAPHS}
     return {**names, "manifest": root / f"{p.stem}.onnx.json"}
 
 
 def bundle_hash(model: str | Path) -> str:
-    return hashlib.sha256(model_path(model).read_bytes()).hexdigest()
+    return hashlib.sha256(model_file(model).read_bytes()).hexdigest()
 
 
 class _Windows(nn.Module):

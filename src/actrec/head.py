@@ -212,10 +212,15 @@ def make_bundle(
     )
 
 
+def model_file(model: str | Path) -> Path:
+    """A MODEL argument → its bundle file: `builtin` names the one shipped in the package."""
+    return BUILTIN_MODEL if str(model) == "builtin" else Path(model)
+
+
 def load_bundle(path: str | Path) -> dict:
     """`torch.load(weights_only=True)` with one-line errors for a missing or foreign file.
     `builtin` names the model shipped in the package."""
-    p = BUILTIN_MODEL if str(path) == "builtin" else Path(path)
+    p = model_file(path)
     if p == BUILTIN_MODEL and not p.is_file():
         raise ActrecError(f"the built-in model is missing from this installation ({p}): "
                           "'make builtin-model' makes it")  # fmt: skip
