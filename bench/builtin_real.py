@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -75,17 +74,14 @@ def score_clips(bundle: dict, clips: list[tuple[str, str]], source, cache_dir: P
 
 def vtest_share(model: str, imgsz: int) -> tuple[float, int]:
     """Share of person-seconds (people tracked ≥ 2 s) labelled walking, and how many people."""
+    from person_seconds import label_seconds  # bench/, beside this script
+
     from actrec.config import PredictOptions
     from actrec.predict import predict_video
 
     r = predict_video(model, DATA / "formats" / "vtest.avi", PredictOptions(people_imgsz=imgsz,
                       progress=False))  # fmt: skip
-    seconds: Counter[str] = Counter()
-    people = [q for q in r.get("people", []) if q["end_s"] - q["start_s"] >= 2.0]
-    for q in people:
-        edges = [row["start_s"] for row in q["timeline"]] + [q["end_s"]]
-        for row, a, b in zip(q["timeline"], edges, edges[1:], strict=False):
-            seconds[row["label"]] += max(0.0, b - a)
+    seconds, people = label_seconds(r.get("people", []), 2.0)
     return seconds["walking"] / max(sum(seconds.values()), 1e-9), len(people)
 
 
