@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from actrec.errors import ActrecError
-from actrec.head import GRUHead, clip_standardise, head_from_bundle, load_bundle, model_file
+from actrec.head import GRUHead, head_from_bundle, load_bundle, model_file
 
 OPSET = 17
 GRAPHS = ("backbone", "head", "step", "pool")
@@ -48,25 +48,6 @@ def paths(model: str | Path, out: str | Path | None = None) -> dict[str, Path]:
 
 def bundle_hash(model: str | Path) -> str:
     return hashlib.sha256(model_file(model).read_bytes()).hexdigest()
-
-
-class _Windows(nn.Module):
-    """GRUHead.forward for windows of equal length (what `predict` scores): no packing needed,
-    every step is valid."""
-
-    def __init__(self, head: GRUHead) -> None:
-        super().__init__()
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (W, L, D) → (W, C)
-        h = self.head
-        mask = torch.ones(x.shape[:2], dtype=torch.bool)
-        if h.clip_norm:
-            x = clip_standardise(x, mask, scale=h.clip_norm != "center")
-        # the initial state sized from the input, so the graph takes any number of windows
-        h0 = torch.zeros(h.config["layers"], x.shape[0], h.config["hidden"], dtype=x.dtype)
-        out, _ = h.gru(h.embed(x), h0)  # (W, L, H)
-        return h.pool_classify(out, mask)
 
 
 class _Step(nn.Module):
@@ -142,7 +123,7 @@ def export(model: str | Path, out: str | Path | None = None, echo=print) -> dict
     head = head_from_bundle(bundle)
     d, h, n = head.config["in_dim"], head.config["hidden"], head.config["layers"]
     window = bundle["sample"]["window"]
-    _save(_Windows(head), (torch.randn(2, window, d),), where["head"], ["windows"], ["logits"],
+    _save(head, (torch.randn(2, window, d),), where["head"], ["windows"], ["logits"],
           {"windows": {0: "W", 1: "L"}, "logits": {0: "W"}})  # fmt: skip
     _save(_Step(head), (torch.randn(1, d), torch.zeros(n, 1, h)), where["step"], ["z", "state"],
           ["out", "new_state"], {})  # fmt: skip

@@ -106,13 +106,17 @@ class GRUHead(nn.Module):
         self.classify = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, num_classes))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """No `lengths`: every step is valid (windows, as predict scores them), no packing."""
         b, t, _ = x.shape
-        if lengths is None:
-            lengths = torch.full((b,), t, device=x.device)
-        mask = time_mask(lengths, t)  # (B, T)
+        full = lengths is None
+        mask = time_mask(torch.full((b,), t) if full else lengths, t).to(x.device)  # (B, T)
         if self.clip_norm:
             x = clip_standardise(x, mask, scale=self.clip_norm != "center")
         h = self.embed(x)  # (B, T, H)
+        if full:
+            # the initial state sized from the input, so an exported graph takes any batch
+            out, _ = self.gru(h, h.new_zeros(self.gru.num_layers, b, self.gru.hidden_size))
+            return self.pool_classify(out, mask)
         packed = nn.utils.rnn.pack_padded_sequence(
             h, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
