@@ -142,6 +142,12 @@ def test_a_clip_with_nobody_is_one_clear_error(people_bundle, tmp_path):
         predict_video(people_bundle, clip, PredictOptions(progress=False))
 
 
+def test_a_clip_shorter_than_min_track_still_has_its_people(people_bundle, tmp_path):
+    clip = _two_people_clip(tmp_path / "short.mp4", frames=4)  # 0.4 s; min_track is 0.5 s
+    r = predict_video(people_bundle, clip, PredictOptions(progress=False))
+    assert len(r["people"]) == 2 and r["label"] in ("walking", "running", "waving")
+
+
 def test_the_person_stream_needs_pose_weights():
     with pytest.raises(ActrecError, match="needs pose weights"):
         People(Backbone(FeatureSettings(weights="yolo11n.yaml", **POSE)), PeopleSettings())

@@ -95,7 +95,8 @@ class PeopleSettings:
     conf: float = opt(0.25, "detection confidence", unit_interval, "a number in [0, 1]")
     tracker: str = opt("bytetrack.yaml", "ultralytics tracker config: bytetrack.yaml | "
                        "botsort.yaml | a path")  # fmt: skip
-    min_track: float = opt(1.0, "seconds: shorter tracks are ignored", rule=lambda v: v >= 0,
+    min_track: float = opt(1.0, "seconds: shorter tracks are ignored (in a shorter video, "
+                           "shorter than 80% of it)", rule=lambda v: v >= 0,
                            expects=">= 0")  # fmt: skip
 
 

@@ -267,12 +267,15 @@ class PersonStream:
         self.scale = 1.0  # source pixels per detection-frame pixel
         self.tracker = make_tracker(people.settings.tracker, fps)
         self.tracks: dict[int, Track] = {}
+        self.span = [np.inf, -np.inf]  # the first and last moment pushed
 
     def __call__(self, frames: np.ndarray, times: np.ndarray, scale: float = 1.0) -> list[int]:
         """Detect and track people in consecutive frames; `scale` maps frame pixels back to the
         source's. → the ids seen in the last frame."""
         ids: list[int] = []
         self.scale = scale
+        if len(times):
+            self.span = [min(self.span[0], float(times[0])), max(self.span[1], float(times[-1]))]
         for res, t in zip(self.people.detect(frames), times, strict=True):
             boxes = res.boxes.cpu().numpy()
             out = self.tracker.update(boxes, res.orig_img)  # (M, 8): xyxy, id, score, cls, idx
@@ -307,11 +310,13 @@ class PersonStream:
 
     def result(self) -> tuple[np.ndarray, np.ndarray, list[dict]]:
         """→ the main actor's features (T, D) and times (T,), and every track lasting at least
-        `min_track` seconds (2 frames or more) as arrays with its `feats`, main actor first."""
+        `min_track` seconds (2 frames or more; in a video shorter than that, most of it) as
+        arrays with its `feats`, main actor first."""
         s = self.people.settings
         self._stitch_main_actor()
+        least = min(s.min_track, 0.8 * (self.span[1] - self.span[0]))  # a 1 s clip has people too
         keep = [t for t in self.tracks.values()
-                if len(t.times) >= 2 and t.times[-1] - t.times[0] >= s.min_track]  # fmt: skip
+                if len(t.times) >= 2 and t.times[-1] - t.times[0] >= least]  # fmt: skip
         if not keep:
             raise ActrecError(
                 f"no person found (or none tracked for people.min_track seconds) at detection "
