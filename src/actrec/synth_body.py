@@ -65,28 +65,38 @@ def _rest(t: np.ndarray, rng: np.random.Generator) -> Angles:
     return m
 
 
-def _gait(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, run: bool) -> None:
-    """Walking or running: legs and arms swing in opposition, the hips bob twice a cycle."""
+def _gait(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, run: bool,
+          in_place: bool = False) -> None:  # fmt: skip
+    """Walking or running: legs and arms swing in opposition, the hips bob twice a cycle. In
+    place, half the time the legs step on the spot instead (knees lifted, feet under the body),
+    as people walking or jogging on the spot for a phone camera do."""
     z = np.zeros_like(t)
     hz = rng.uniform(1.25, 1.6) if run else rng.uniform(0.75, 1.05)
     swing = rad(rng.uniform(22, 48) if run else rng.uniform(15, 27))  # jogging to sprinting
     arm = rad(rng.uniform(25, 50) if run else rng.uniform(8, 30))
     elbow = rad(rng.uniform(60, 105) if run else rng.uniform(10, 35))
     knee_peak = rad(rng.uniform(60, 125) if run else rng.uniform(50, 68))
+    on_spot = in_place and rng.random() < 0.5
+    lift = rad(rng.uniform(30, 85) if run else rng.uniform(8, 40))  # how high a knee comes up
     for s, off in (("l", 0.0), ("r", np.pi)):
         c = _cycle(t, hz, ph + off)
-        m[f"leg_{s}"] = swing * np.sin(c) * rng.uniform(0.85, 1.15) + (rad(8) if run else 0)
-        m[f"knee_{s}"] = rad(8 if run else 3) + knee_peak * np.clip(np.cos(c), 0, 1) ** 1.5
+        if on_spot:  # the thigh only comes forward; the shin hangs down or folds back
+            up = np.clip(np.sin(c), 0, 1) ** 1.3 * rng.uniform(0.85, 1.15)
+            m[f"leg_{s}"] = lift * up
+            m[f"knee_{s}"] = rad(3) + lift * up * rng.uniform(1.0, 1.7)
+        else:
+            m[f"leg_{s}"] = swing * np.sin(c) * rng.uniform(0.85, 1.15) + (rad(8) if run else 0)
+            m[f"knee_{s}"] = rad(8 if run else 3) + knee_peak * np.clip(np.cos(c), 0, 1) ** 1.5
         m[f"flex_{s}"] = -arm * np.sin(c) * rng.uniform(0.85, 1.15)
         m[f"elbow_{s}"] = elbow + rad(10) * np.sin(c)
         m[f"abd_{s}"] = z + rad(rng.uniform(3, 12))
-    m["pitch"] = z + rad(rng.uniform(4, 14) if run else rng.uniform(-2, 6))
+    m["pitch"] = z + rad(rng.uniform(4, 14) if run and not on_spot else rng.uniform(-2, 6))
     # the shoulders rock sideways with each step: what a runner facing the camera shows most
     m["roll"] = rad(rng.uniform(3, 10) if run else rng.uniform(1, 5)) * np.sin(_cycle(t, hz, ph))
     m["lift"] = (rng.uniform(0.04, 0.1) if run else 0.015) * _up(_cycle(t, 2 * hz, 2 * ph))
     leg = 0.5 * np.ptp(m["leg_l"])
     # a cycle is two steps of about 2 · leg length · sin(swing)
-    m["speed"] = z + hz * 4 * 0.9 * np.sin(leg) * rng.uniform(0.85, 1.1)
+    m["speed"] = z + hz * 4 * 0.9 * np.sin(leg) * rng.uniform(0.85, 1.1) * (not on_spot)
 
 
 def _wave(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, both: bool) -> None:
@@ -99,7 +109,7 @@ def _wave(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, both: b
     for k, s in enumerate(sides):
         c = _cycle(t, hz, ph + k * sync)
         if arc:
-            lo, hi = rad(rng.uniform(20, 120)), rad(rng.uniform(150, 178))
+            lo, hi = rad(rng.uniform(0, 120)), rad(rng.uniform(150, 178))  # from hanging, too
             m[f"abd_{s}"] = lo + (hi - lo) * _up(c)
             m[f"elbow_{s}"] = z + rad(rng.uniform(0, 30))
             m[f"bend_{s}"] = np.array([-1.0, 0.3, 0.2])
@@ -175,8 +185,8 @@ def _stand(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> Non
 
 
 MOTIONS: dict[str, Callable[..., None]] = {
-    "walking": lambda m, t, rng, ph: _gait(m, t, rng, ph, run=False),
-    "running": lambda m, t, rng, ph: _gait(m, t, rng, ph, run=True),
+    "walking": lambda m, t, rng, ph, in_place=False: _gait(m, t, rng, ph, False, in_place),
+    "running": lambda m, t, rng, ph, in_place=False: _gait(m, t, rng, ph, True, in_place),
     "waving_one_hand": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=False),
     "waving_both_hands": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=True),
     "jumping_jacks": _jacks,
@@ -187,17 +197,18 @@ MOTIONS: dict[str, Callable[..., None]] = {
 }
 
 
-def motion(action: str, t: np.ndarray, rng: np.random.Generator) -> Angles:
+def motion(action: str, t: np.ndarray, rng: np.random.Generator, in_place: bool = False) -> Angles:
     """Angles (radians) per frame for `t` (T,) seconds. Keys: pitch (trunk bend forward), roll
     (trunk lean sideways), lift
     (extra height of the hips, m), speed (m/s along the facing direction), and per side s in
     'lr': flex_s / abd_s (upper arm forward / sideways from hanging), elbow_s, bend_s (where the
     forearm folds, body frame: lateral-out, up, forward), leg_s (hip flexion), spread_s (hip
-    abduction), knee_s."""
+    abduction), knee_s. `in_place`: the person does not travel (a treadmill, or on the spot)."""
     if action not in MOTIONS:
         raise ValueError(f"unknown action {action!r}; known: {', '.join(CLASSES)}")
     m = _rest(t, rng)
-    MOTIONS[action](m, t, rng, rng.uniform(0, 2 * np.pi))
+    gait = {"in_place": in_place} if action in ("walking", "running") else {}
+    MOTIONS[action](m, t, rng, rng.uniform(0, 2 * np.pi), **gait)
     return m
 
 
