@@ -1,11 +1,13 @@
 """Real people, leave-one-source-out: train on some sources of `../shared/data/wild_dev`, test on
-the one left out, for every source; whole-frame features against the person stream.
+the one left out, for every source; whole-frame features against the person stream, from scratch
+or from the built-in model.
 
 Clips of one source share the person, camera and place, so a source never straddles train and
 test. Prints each fold and the pooled top-1 over every held-out clip.
 
     python bench/real_people.py                       # walking vs running, both feature kinds
     python bench/real_people.py --classes walking,running,jumping --kinds people
+    python bench/real_people.py --kinds builtin --seeds 0 1 2  # configs/people_builtin.yaml
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ WILD = ROOT / ".." / "shared" / "data" / "wild_dev"
 KINDS = {
     "frames": {},  # the default whole-frame features (pretrained pose backbone when carried)
     "people": {"people.enabled": True, "model.hidden": 64},  # as configs/people.yaml
+    "builtin": {"config": "configs/people_builtin.yaml"},  # people, from the built-in model
 }
 
 
@@ -45,12 +48,14 @@ def run_fold(kind: str, held: str, sources: dict, tmp: Path, epochs: int, seed: 
         return str(tmp / name)
 
     train_rows = [r for s, rows in sources.items() if s != held for r in rows]
-    cfg = load_config(None, {
+    kind_keys = dict(KINDS[kind])
+    config = kind_keys.pop("config", None)
+    cfg = load_config(config and str(ROOT / config), {
         "data.train": write(f"train_{held}.txt", train_rows),
         "data.test": write(f"test_{held}.txt", sources[held]), "data.val_frac": 0.0,
         "data.window": 32, "data.batch": 8, "train.epochs": epochs, "train.seed": seed,
         "name": f"{kind}_{held}", "runs_dir": str(tmp / "runs"), "exist_ok": True,
-        "cache_dir": str(ROOT / "data" / "cache"), **KINDS[kind], **extra,
+        "cache_dir": str(ROOT / "data" / "cache"), **kind_keys, **extra,
     })  # fmt: skip
     m = train(cfg, echo=lambda *_: None)
     classes = load_bundle(Path(m["run_dir"]) / "model.pt")["classes"]

@@ -176,3 +176,18 @@ def test_train_init_refuses_a_model_of_other_features():
 
     with pytest.raises(ActrecError, match="train.init=builtin: it was trained on features"):
         _init_bundle("builtin", "yolo11n-untrained-0000000000-00000000")
+
+
+def test_the_people_builtin_config_makes_the_features_and_head_the_built_in_model_has():
+    from pathlib import Path
+
+    from actrec.backbone import Backbone
+    from actrec.config import FeatureSettings, load_config
+    from actrec.people import People
+
+    cfg = load_config(Path(__file__).parents[1] / "configs" / "people_builtin.yaml")
+    b = load_bundle("builtin")
+    people = People(Backbone(FeatureSettings(**{**vars(cfg.features), "device": "cpu"})),
+                    cfg.people)  # fmt: skip
+    assert cfg.train.init == "builtin" and people.fingerprint == b["backbone"]["fingerprint"]
+    assert (cfg.model.hidden, cfg.model.clip_norm) == (b["head"]["hidden"], b["head"]["clip_norm"])
