@@ -54,7 +54,7 @@ def score_clips(bundle: dict, clips: list[tuple[str, str]], source, cache_dir: P
     from actrec.predict import Labeller
 
     s, classes = bundle["sample"], bundle["classes"]
-    cache = FeatureCache(cache_dir, source.fingerprint, s["fps"])
+    cache = FeatureCache(cache_dir, source.cache_key, s["fps"])
     summary = extract([p for p, _ in clips], source, cache, s["fps"], progress=False)
     stride = stride_steps(bundle["predict"]["stride"], s["fps"])
     label = Labeller(head_from_bundle(bundle), classes, s["window"], stride, threshold,

@@ -34,7 +34,7 @@ def bench_g(people, paths: list[str]) -> dict:
     from actrec.video import open_video, sampled_indices
 
     with tempfile.TemporaryDirectory() as tmp:
-        cache = FeatureCache(tmp, people.fingerprint, FPS)
+        cache = FeatureCache(tmp, people.cache_key, FPS)
         t = time.perf_counter()
         s = extract(paths, people, cache, FPS, progress=False)
         wall = time.perf_counter() - t

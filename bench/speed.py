@@ -90,7 +90,7 @@ def bench_b(paths: list[str], imgsz: int, workers: int = 1) -> dict:
 
     bb = Backbone(FeatureSettings(imgsz=imgsz))
     with tempfile.TemporaryDirectory() as tmp:
-        cache = FeatureCache(tmp, bb.fingerprint, FPS)
+        cache = FeatureCache(tmp, bb.cache_key, FPS)
         t = time.perf_counter()
         s = extract(paths, bb, cache, FPS, workers=workers, progress=False)
         wall = time.perf_counter() - t
@@ -156,7 +156,7 @@ def bench_d(imgsz: int) -> dict:
     quiet_lightning()  # no banners between the results
     warnings.filterwarnings("ignore", module="lightning")
     bb = Backbone(FeatureSettings(imgsz=imgsz))
-    cache = FeatureCache(DATA / "cache", bb.fingerprint, FPS)
+    cache = FeatureCache(DATA / "cache", bb.cache_key, FPS)
     extract(paths, bb, cache, FPS, progress=False)
     splits = dict(cached=Split(cache, paths, labels), raw=RawSplit(None, paths, labels))
     out = {}

@@ -136,3 +136,15 @@ def test_weights_file_missing():
 
     with pytest.raises(ActrecError, match="weights file not found"):
         Backbone(FeatureSettings(weights=str(Path("nope/best.pt"))))
+
+
+def test_cleaning_up_spares_the_temporary_files_of_a_writer_still_running(tmp_path):
+    cache = FeatureCache(tmp_path, "fp", 10.0)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    killed = cache.dir / f".a.npy.{gone.stdout.strip()}.tmp"  # its writer has exited
+    busy = cache.dir / f".manifest.json.{os.getpid()}.tmp"  # another command, writing now
+    killed.write_bytes(b"half")
+    busy.write_bytes(b"half")
+    assert cache.remove_partial() == 1
+    assert not killed.exists() and busy.exists()

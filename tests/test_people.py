@@ -148,6 +148,13 @@ def test_a_clip_shorter_than_min_track_still_has_its_people(people_bundle, tmp_p
     assert len(r["people"]) == 2 and r["label"] in ("walking", "running", "waving")
 
 
+def test_detection_settings_key_the_cache_but_not_the_model():
+    backbone = Backbone(FeatureSettings(**POSE))
+    a, b = (People(backbone, PeopleSettings(enabled=True, imgsz=n)) for n in (320, 960))
+    assert a.fingerprint == b.fingerprint  # a model trained at 320 labels footage at 960
+    assert a.cache_key != b.cache_key  # but the people found there are other people
+
+
 def test_the_person_stream_needs_pose_weights():
     with pytest.raises(ActrecError, match="needs pose weights"):
         People(Backbone(FeatureSettings(weights="yolo11n.yaml", **POSE)), PeopleSettings())

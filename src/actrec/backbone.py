@@ -210,6 +210,12 @@ class Backbone:
         return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
 
     @property
+    def cache_key(self) -> str:
+        """Where its features are cached: the fingerprint (`people.People` adds its detection
+        settings)."""
+        return self.fingerprint
+
+    @property
     def backbone(self) -> Backbone:
         """The network under a feature source: here itself (`people.People` has its own)."""
         return self

@@ -88,6 +88,17 @@ def _stat(path: str) -> tuple[int, float]:
     return st.st_size, st.st_mtime
 
 
+def _writer_alive(tmp: Path) -> bool:
+    """Is the process that names `tmp` (`.<name>.<pid>.tmp`, see `atomic_path`) running?"""
+    try:
+        os.kill(int(tmp.name.rsplit(".", 2)[-2]), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 class FeatureCache:
     """Arrays and sidecars of one (fingerprint, sampling) setting."""
 
@@ -155,8 +166,9 @@ class FeatureCache:
         return np.load(self.array_path(source), mmap_mode="r")
 
     def remove_partial(self) -> int:
-        """Delete temporary files left by a killed writer; returns how many."""
-        stale = list(self.dir.glob(".*.tmp"))
+        """Delete temporary files left by a killed writer; returns how many. A file of a writer
+        still running (another command or DDP rank on the same cache) is its own to finish."""
+        stale = [p for p in self.dir.glob(".*.tmp") if not _writer_alive(p)]
         for p in stale:
             p.unlink(missing_ok=True)
         return len(stale)

@@ -92,7 +92,9 @@ class PeopleSettings:
                            expects=f"a non-empty list of {', '.join(PEOPLE_PARTS)}")  # fmt: skip
     imgsz: int = opt(320, "detection size (long side): larger finds smaller people, slower",
                      rule=multiple_of_32, expects="a multiple of 32")  # fmt: skip
-    conf: float = opt(0.25, "detection confidence", unit_interval, "a number in [0, 1]")
+    conf: float = opt(0.1, "detection confidence (low, as ultralytics' track uses: the tracker "
+                      "keeps people through weak detections; new tracks still need 0.25)",
+                      unit_interval, "a number in [0, 1]")  # fmt: skip
     tracker: str = opt("bytetrack.yaml", "ultralytics tracker config: bytetrack.yaml | "
                        "botsort.yaml | a path")  # fmt: skip
     min_track: float = opt(1.0, "seconds: shorter tracks are ignored (in a shorter video, "

@@ -97,7 +97,7 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
         from actrec.export import use_onnx
 
         onnx_head = use_onnx(model_path, head_from_bundle(bundle), source)
-    cache = FeatureCache(opts.cache_dir, source.fingerprint, s["fps"])
+    cache = FeatureCache(opts.cache_dir, source.cache_key, s["fps"])
     summary = extract([c.path for c in clips], source, cache, s["fps"])
     report(summary, echo)
     split = split_from_cache(clips, classes, cache, summary.ok)

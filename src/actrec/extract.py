@@ -151,7 +151,7 @@ def feature_source(cfg: Config, backbone: Backbone | None = None) -> Source:
 
 def extract_dataset(cfg: Config, paths: list[str], source: Source, echo=print):
     """Fill the cache for a dataset, write its manifest, report; → (cache, summary)."""
-    cache = FeatureCache(cfg.cache_dir, source.fingerprint, cfg.sample.fps)
+    cache = FeatureCache(cfg.cache_dir, source.cache_key, cfg.sample.fps)
     s = cfg.sample
     summary = extract(paths, source, cache, s.fps, s.chunk, s.workers,
                       trainer=asdict(cfg.trainer))  # fmt: skip

@@ -211,6 +211,15 @@ class People:
         b = self.backbone
         return f"{b.weights_name}-people-{b.weights_hash}-{digest}"
 
+    @property
+    def cache_key(self) -> str:
+        """The fingerprint plus what changes which people are found and kept (detection size,
+        confidence, tracker, min_track): a model does not depend on them, its cached tracks do."""
+        s = self.settings
+        keys = dict(imgsz=s.imgsz, conf=s.conf, tracker=s.tracker, min_track=s.min_track)
+        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:6]
+        return f"{self.fingerprint}-d{digest}"
+
     def describe(self) -> dict:
         return {**self.backbone.describe(), "fingerprint": self.fingerprint,
                 "feature_dim": self.feature_dim, "people": asdict(self.settings)}  # fmt: skip
