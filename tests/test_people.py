@@ -208,6 +208,23 @@ def test_mirroring_features_equals_features_of_the_mirrored_person():
     assert np.allclose(mirror(f, ("pose", "velocity", "box")), want, atol=1e-4)
 
 
+def test_jitter_blurs_only_the_seen_keypoints_and_sometimes_swaps_the_legs():
+    from actrec.people import jitter
+
+    xy, conf, boxes = _person(t=200)
+    conf[:, 3] = 0.1  # an ear never seen: it stays masked at 0
+    f = pose_features(xy, conf, boxes)
+    np.random.seed(1)
+    g = jitter(f, ("pose", "velocity", "box"))
+    pose, flags = g[:, :34].reshape(200, 17, 2), g[:, 34:51]
+    assert np.array_equal(flags, f[:, 34:51]) and np.array_equal(g[:, 51:], f[:, 51:])
+    assert (pose[:, 3] == 0).all() and not np.allclose(pose, f[:, :34].reshape(200, 17, 2))
+    moved = np.abs(pose - f[:, :34].reshape(200, 17, 2)).max(-1)  # (T, 17)
+    assert np.median(moved[:, :13]) < 0.3  # noise, a fraction of the torso, not a new pose
+    assert (moved[:, 15] > np.median(moved[:, :13]) * 3).any()  # now and then the ankles swap
+    assert np.array_equal(jitter(f, ("velocity",)), f)  # no pose part: nothing to blur
+
+
 def test_small_people_get_a_hint_to_detect_larger():
     from types import SimpleNamespace
 

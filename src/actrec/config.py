@@ -124,6 +124,9 @@ class TrainConfig:
     init: str = opt("", "start from a model's head: builtin (person stream) | path/to/model.pt "
                     "(its width is used; classifier rows kept for classes of the same "
                     "name)")  # fmt: skip
+    jitter: float = opt(0.2, "person models: keypoint noise, up to this many torso lengths, on "
+                        "the mirrored half of the training crops (0: off)", rule=lambda v: v >= 0,
+                        expects=">= 0")  # fmt: skip
 
 
 @dataclass

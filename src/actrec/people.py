@@ -123,6 +123,25 @@ def mirror(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray:
     return out
 
 
+def jitter(feats: np.ndarray, parts: list[str] | tuple, most: float = 0.2) -> np.ndarray:
+    """`pose_features` as a pose detector blurs them on small people: per-joint noise (up to
+    `most` torso lengths) and the knees and ankles swapped left for right now and then. A
+    training augmentation (small people in CCTV were taken for runners without it); only the
+    keypoints of the pose part change. Draws from numpy's global generator, which Lightning
+    seeds."""
+    if "pose" not in parts or most <= 0:
+        return feats
+    t = len(feats)
+    out = feats.copy()
+    xy = out[:, : 2 * N_JOINTS].reshape(t, N_JOINTS, 2)  # a view: edits land in `out`
+    seen = out[:, 2 * N_JOINTS : 3 * N_JOINTS] > 0
+    xy += np.random.normal(0, np.random.uniform(0, most), xy.shape) * seen[..., None]
+    for a, b in ((13, 14), (15, 16)):  # knees, ankles
+        swap = np.random.random(t) < np.random.uniform(0, 0.2)
+        xy[swap, a], xy[swap, b] = xy[swap, b].copy(), xy[swap, a].copy()
+    return out
+
+
 def seen_share(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray | None:
     """(T, D) `pose_features` → (T,) the share of the 17 joints seen at each step (None
     without the pose part, which holds the visibility flags)."""

@@ -28,7 +28,7 @@ from actrec.evaluate import pyplot, test_and_report
 from actrec.extract import extract_dataset, feature_source, quiet_lightning
 from actrec.head import load_bundle, stride_steps
 from actrec.model import ActionClassifier
-from actrec.people import mirror
+from actrec.people import jitter, mirror
 
 
 def run_dir(cfg: Config) -> Path:
@@ -119,6 +119,10 @@ def _model(cfg: Config, source, classes: list[str], train_labels: list[int]):
     return model
 
 
+def _mirror_and_jitter(feats: np.ndarray, parts: tuple[str, ...], most: float) -> np.ndarray:
+    return jitter(mirror(feats, parts), parts, most)
+
+
 def _init_bundle(name: str, fingerprint: str) -> dict:
     """train.init's bundle, refused unless it was trained on the features this config makes."""
     bundle = load_bundle(name)
@@ -169,8 +173,11 @@ def train(cfg: Config, echo=print) -> dict:
         save_config(cfg, out / "config.yaml")
         write_split_lists(splits, out)
     stride = stride_steps(cfg.predict.stride, cfg.sample.fps)
-    # person features: half the training crops mirrored (left and right swapped)
-    augment = partial(mirror, parts=tuple(cfg.people.parts)) if cfg.people.enabled else None
+    # person features: half the training crops mirrored (left and right swapped) and blurred
+    # as small people's keypoints are
+    parts = tuple(cfg.people.parts)
+    augment = partial(_mirror_and_jitter, parts=parts, most=cfg.train.jitter) \
+        if cfg.people.enabled else None  # fmt: skip
     dm = datamodule_from_cache(splits, cache, summary.ok, cfg.data, cfg.train.seed, stride,
                                cfg.eval.clips, augment)  # fmt: skip
     model = _model(cfg, source, splits.classes, dm.splits["train"].labels)
