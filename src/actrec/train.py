@@ -173,11 +173,9 @@ def train(cfg: Config, echo=print) -> dict:
         save_config(cfg, out / "config.yaml")
         write_split_lists(splits, out)
     stride = stride_steps(cfg.predict.stride, cfg.sample.fps)
-    # person features: half the training crops mirrored (left and right swapped) and blurred
-    # as small people's keypoints are
-    parts = tuple(cfg.people.parts)
-    augment = partial(_mirror_and_jitter, parts=parts, most=cfg.train.jitter) \
-        if cfg.people.enabled else None  # fmt: skip
+    augment = None
+    if cfg.people.enabled:  # half the crops mirrored, and blurred as small people's keypoints are
+        augment = partial(_mirror_and_jitter, parts=tuple(cfg.people.parts), most=cfg.train.jitter)
     dm = datamodule_from_cache(splits, cache, summary.ok, cfg.data, cfg.train.seed, stride,
                                cfg.eval.clips, augment)  # fmt: skip
     model = _model(cfg, source, splits.classes, dm.splits["train"].labels)
