@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,20 @@ def score_clips(bundle: dict, clips: list[tuple[str, str]], source, cache_dir: P
     return rows
 
 
+def by_source(rows: list) -> dict[str, tuple[int, int]]:
+    """Scored rows → source (a Weizmann performer block, a wild_dev repository, an HMDB film)
+    → (right, clips): clips of one source share person, camera and place."""
+    out: dict[str, list[int]] = {}
+    for path, acc, top, *_ in rows:
+        name = Path(path).name
+        block = re.search(r"blk\d+", name)
+        group = block.group(0) if block else name.split("__")[0].split("_")[0]
+        got = out.setdefault(group, [0, 0])
+        got[0] += top in acc.split("|")
+        got[1] += 1
+    return {g: (r, n) for g, (r, n) in sorted(out.items())}
+
+
 def vtest_share(model: str, imgsz: int) -> tuple[float, int]:
     """Share of person-seconds (people tracked ≥ 2 s) labelled walking, and how many people."""
     from person_seconds import label_seconds  # bench/, beside this script
@@ -117,8 +132,11 @@ def main() -> None:
             print(f"   {ok}{Path(path).name[:46]:46s} {acc or '(none)':34s} {top:17s} {score:.2f}"
                   f"{'  …' if shown == '…' else ''}")  # fmt: skip
             pairs.append((acc.split("|")[0] or "(other)", top or "(nobody)"))
+        groups = by_source(scored)
+        print("   per source: " + ", ".join(f"{g} {r}/{n}" for g, (r, n) in groups.items()))
         report["sets"][name] = dict(clips=len(rows), top1=top1, unsure=len(unsure),
-                                    unsure_wrong=wrong_unsure, rows=rows)  # fmt: skip
+                                    unsure_wrong=wrong_unsure, rows=rows,
+                                    sources=groups)  # fmt: skip
     if a.vtest:
         share, n = vtest_share(a.model, 960)
         print(
