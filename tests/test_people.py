@@ -155,6 +155,31 @@ def test_detection_settings_key_the_cache_but_not_the_model():
     assert a.cache_key != b.cache_key  # but the people found there are other people
 
 
+def test_the_roi_part_pools_the_backbone_inside_each_persons_box(tmp_path):
+    people = People(Backbone(FeatureSettings(**POSE)),
+                    PeopleSettings(enabled=True, parts=["pose", "roi"], min_track=0.5))  # fmt: skip
+    assert people.feature_dim == 51 + people.roi_dim and people.roi_dim > 0
+    stream = people.stream(10.0)
+    frames, times = _frames_of(_two_people_clip(tmp_path / "two.mp4"), people.settings.imgsz)
+    stream(frames, times)
+    feats, _, tracks = stream.result()
+    assert len(tracks) == 2 and feats.shape[1] == people.feature_dim
+    roi = [t["roi"] for t in tracks]  # two people, two appearances; each steady over time
+    assert np.abs(roi[0].mean(0) - roi[1].mean(0)).mean() > np.abs(np.diff(roi[0], axis=0)).mean()
+    with pytest.raises(ActrecError, match="roi"):  # synthetic skeletons have no maps
+        pose_features(*_person(), parts=["pose", "roi"])
+
+
+def _frames_of(clip: Path, imgsz: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of `clip`, long side resized to `imgsz`, RGB; and their times at 10 fps."""
+    cap, frames = cv2.VideoCapture(str(clip)), []
+    while (got := cap.read())[0]:
+        h, w = got[1].shape[:2]
+        size = (imgsz, round(h * imgsz / w))
+        frames.append(cv2.resize(got[1], size)[..., ::-1])
+    return np.stack(frames), np.arange(len(frames)) / 10.0
+
+
 def test_the_person_stream_needs_pose_weights():
     with pytest.raises(ActrecError, match="needs pose weights"):
         People(Backbone(FeatureSettings(weights="yolo11n.yaml", **POSE)), PeopleSettings())

@@ -270,10 +270,10 @@ class Backbone:
         Everything around it, resizing, /255 and the motion difference, stays shared."""
         self.runtime = run
 
-    def embed_graph(self, x: torch.Tensor, split: bool = False):
-        """`_embed` in plain torch ops (what `export` traces)."""
+    def layer_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 3, H, W) float in [0, 1] → the chosen layers' maps, each (N, C_layer, h, w)."""
         saved: list[torch.Tensor] = []
-        pooled = []
+        maps = []
         for m in self.layers:
             if m.f != -1:  # a layer fed from earlier outputs (not the case in yolo11's backbone)
                 x = (
@@ -284,9 +284,33 @@ class Backbone:
             x = m(x)
             saved.append(x)
             if m.i in self.settings.layers:
-                p = grid_pool(x.float(), self.settings.grid, self.settings.pool)
-                pooled.append(p / self.scales[len(pooled)])  # (N, C_layer * grid * grid)
-        return pooled if split else torch.cat(pooled, 1)
+                maps.append(x)
+        return maps
+
+    def embed_graph(self, x: torch.Tensor, split: bool = False):
+        """`_embed` in plain torch ops (what `export` traces)."""
+        pooled = [grid_pool(m.float(), self.settings.grid, self.settings.pool) / scale
+                  for m, scale in zip(self.layer_maps(x), self.scales, strict=True)]  # fmt: skip
+        return pooled if split else torch.cat(pooled, 1)  # (N, C_layer * grid * grid) each
+
+    @torch.inference_mode()
+    def roi_features(self, frames: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
+        """Frames (N, H, W, 3) uint8 RGB and per frame its boxes (M, 4) xyxy in frame pixels →
+        per frame (M, C): each chosen layer's map averaged inside each box (`roi_align`, scaled
+        as the pooled features are), so the person counts and the background does not."""
+        from torchvision.ops import roi_align
+
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        x = x.permute(0, 3, 1, 2).to(self.dtype) / 255  # (N, 3, H, W)
+        rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), torch.as_tensor(b)
+                          .reshape(-1, 4).float()], 1) for i, b in enumerate(boxes)])  # fmt: skip
+        out = []
+        for fmap, scale in zip(self.layer_maps(x), self.scales, strict=True):
+            pooled = roi_align(fmap.float(), rois.to(self.device), 1, fmap.shape[-1] / x.shape[-1],
+                               aligned=True)  # fmt: skip
+            out.append(pooled.flatten(1) / scale)  # (M_all, C_layer)
+        flat = torch.cat(out, 1).cpu().numpy()
+        return np.split(flat, np.cumsum([len(b) for b in boxes])[:-1])
 
     def features(self, frames: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
         """Frames (N, S, S, 3) uint8 RGB → features (N, D) float32.

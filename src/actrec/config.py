@@ -78,7 +78,7 @@ class FeatureSettings:
 
 MACHINE_SETTINGS = ("batch", "device", "half")  # FeatureSettings a bundle never keeps
 
-PEOPLE_PARTS = ("pose", "velocity", "box")
+PEOPLE_PARTS = ("pose", "velocity", "box", "roi")
 
 
 @dataclass
@@ -86,8 +86,9 @@ class PeopleSettings:
     """The person stream: pose keypoints of tracked people instead of whole-frame features."""
 
     enabled: bool = opt(False, "one sequence per tracked person (needs pose weights)")
-    parts: list[str] = opt(list(PEOPLE_PARTS), "what each person's vector holds: pose "
-                           "(normalised keypoints + mask), velocity, box (its motion)",
+    parts: list[str] = opt(["pose", "velocity", "box"], "what each person's vector holds: "
+                           "pose (normalised keypoints + mask), velocity, box (its motion), roi "
+                           "(the backbone's maps averaged inside the box)",
                            rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS),
                            expects=f"a non-empty list of {', '.join(PEOPLE_PARTS)}")  # fmt: skip
     imgsz: int = opt(320, "detection size (long side): larger finds smaller people, slower",

@@ -159,7 +159,9 @@ class PersonScorer:
                 setattr(tr, name, getattr(tr, name)[-keep:])
             a = tr.arrays(self.fps)
             parts = self.stream.people.settings.parts
-            feats = pose_features(a["xy"], a["conf"], a["boxes"], parts)[-self.window :]
+            feats = pose_features(a["xy"], a["conf"], a["boxes"], parts, a.get("roi"))[
+                -self.window :
+            ]
             probs = score_windows(self.head, feats, self.window, [0])[0]
             shown = self.smooth.setdefault(tid, self.new_smoother())(probs)
             seen = seen_share(feats, parts)

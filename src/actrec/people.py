@@ -61,7 +61,7 @@ def _midpoint(
 
 def pose_features(
     xy: np.ndarray, conf: np.ndarray, boxes: np.ndarray, parts: list[str] | tuple = ("pose",
-    "velocity", "box"),
+    "velocity", "box"), roi: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """One person's track → (T, D) float32 features, D from `parts`.
 
@@ -72,7 +72,8 @@ def pose_features(
     views keep, unlike shoulder width), or a third of its median box height without one.
     - pose: 17 (x, y) + 17 visibility flags; velocity: per-joint change from the previous frame
       (0 where either end is missing); box: centre velocity and log height change, relative to
-      the box height.
+      the box height; roi: the backbone's maps averaged inside the box (`roi` (T, C), from
+      `Backbone.roi_features`), always last.
     """
     xy = np.asarray(xy, np.float32)
     ok = np.asarray(conf) >= VISIBLE  # (T, 17)
@@ -102,6 +103,10 @@ def pose_features(
         motion[1:, :2] = (centre_box[1:] - centre_box[:-1]) / height[1:, None]
         motion[1:, 2] = np.log(height[1:] / height[:-1])
         out.append(motion)
+    if "roi" in parts:
+        if roi is None:
+            raise ActrecError("people.parts 'roi' needs the backbone's maps of a real video")
+        out.append(np.asarray(roi, np.float32))
     return np.concatenate(out, 1).astype(np.float32)
 
 
@@ -159,6 +164,7 @@ class Track:
     boxes: list[np.ndarray] = field(default_factory=list)  # (4,) xyxy in source pixels
     xy: list[np.ndarray] = field(default_factory=list)  # (17, 2) source pixels
     conf: list[np.ndarray] = field(default_factory=list)  # (17,)
+    roi: list[np.ndarray] = field(default_factory=list)  # (C,) backbone maps inside the box
 
     def weight(self) -> float:
         """How much of a main actor it is: its box heights summed over its frames."""
@@ -178,9 +184,11 @@ class Track:
 
     def join(self, other: Track) -> None:
         """Take `other`'s frames in, in time order."""
-        rows = sorted(zip(self.times + other.times, self.boxes + other.boxes, self.xy + other.xy,
-                          self.conf + other.conf, strict=True), key=lambda r: r[0])  # fmt: skip
-        self.times, self.boxes, self.xy, self.conf = (list(c) for c in zip(*rows, strict=True))
+        names = ["times", "boxes", "xy", "conf"] + (["roi"] if self.roi else [])
+        rows = sorted(zip(*(getattr(self, n) + getattr(other, n) for n in names), strict=True),
+                      key=lambda r: r[0])  # fmt: skip
+        for name, column in zip(names, zip(*rows, strict=True), strict=True):
+            setattr(self, name, list(column))
 
     def arrays(self, fps: float) -> dict[str, np.ndarray]:
         """The track on a uniform `fps` grid from its first to its last moment, so a 5 fps
@@ -191,9 +199,10 @@ class Track:
         t = np.asarray(self.times, np.float64)
         grid = t[0] + np.arange(int(round((t[-1] - t[0]) * fps)) + 1) / fps
         i1 = np.clip(np.searchsorted(t, grid - 1e-6), 1, len(t) - 1) if len(t) > 1 else None
+        roi = {"roi": np.stack(self.roi)} if self.roi else {}
         if i1 is None:
             return dict(times=t, boxes=np.stack(self.boxes), xy=np.stack(self.xy),
-                        conf=np.stack(self.conf))  # fmt: skip
+                        conf=np.stack(self.conf), **roi)  # fmt: skip
         i0 = i1 - 1
         w = np.clip((grid - t[i0]) / np.maximum(t[i1] - t[i0], 1e-9), 0, 1)
         boxes, xy, conf = np.stack(self.boxes), np.stack(self.xy), np.stack(self.conf)
@@ -204,7 +213,8 @@ class Track:
         own = np.where(np.isclose(w, 1)[:, None], conf[i1], conf[i0])
         keep = near | exact  # a longer absence stays a gap: nothing is invented there
         return dict(times=grid[keep], boxes=lerp(boxes)[keep], xy=lerp(xy)[keep],
-                    conf=np.where(exact[:, None], own, seen)[keep].astype(np.float32))  # fmt: skip
+                    conf=np.where(exact[:, None], own, seen)[keep].astype(np.float32),
+                    **{k: lerp(v)[keep] for k, v in roi.items()})  # fmt: skip
 
 
 class People:
@@ -219,13 +229,19 @@ class People:
             )
         self.backbone, self.settings = backbone, settings
         self.yolo = backbone.loaded.yolo
-        self.feature_dim = sum(PART_DIMS[p] for p in settings.parts)
+        self.roi_dim = 0  # channels of the backbone's chosen layers, when pooled in boxes
+        if "roi" in settings.parts:
+            probe = backbone.roi_features(np.zeros((1, 64, 64, 3), np.uint8), [np.ones((1, 4))])
+            self.roi_dim = probe[0].shape[1]
+        self.feature_dim = sum(PART_DIMS.get(p, self.roi_dim) for p in settings.parts)
 
     @property
     def fingerprint(self) -> str:
         """The backbone's weights and what the person vectors hold (not the detection size or
         thresholds, which are chosen per video at use time)."""
         keys = dict(version=PEOPLE_VERSION, parts=sorted(self.settings.parts))
+        if "roi" in self.settings.parts:  # pooled from these layers
+            keys["layers"] = self.backbone.settings.layers
         digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
         b = self.backbone
         return f"{b.weights_name}-people-{b.weights_hash}-{digest}"
@@ -304,7 +320,13 @@ class PersonStream:
         self.scale = scale
         if len(times):
             self.span = [min(self.span[0], float(times[0])), max(self.span[1], float(times[-1]))]
-        for res, t in zip(self.people.detect(frames), times, strict=True):
+        found = self.people.detect(frames)
+        rois = [None] * len(found)
+        if "roi" in self.people.settings.parts:  # boxes are in `frames` pixels, as the maps
+            rois = self.people.backbone.roi_features(
+                frames, [r.boxes.xyxy.cpu().numpy() for r in found]
+            )
+        for res, roi, t in zip(found, rois, times, strict=True):
             boxes = res.boxes.cpu().numpy()
             out = self.tracker.update(boxes, res.orig_img)  # (M, 8): xyxy, id, score, cls, idx
             kp = res.keypoints.cpu().numpy() if res.keypoints is not None else None
@@ -316,6 +338,8 @@ class PersonStream:
                 tr.boxes.append(row[:4].astype(np.float32) * scale)
                 tr.xy.append(kp.xy[det].astype(np.float32) * scale)
                 tr.conf.append(kp.conf[det].astype(np.float32))
+                if roi is not None:
+                    tr.roi.append(roi[det])
                 ids.append(tid)
         return ids
 
@@ -354,7 +378,7 @@ class PersonStream:
         tracks = []
         for t in sorted(keep, key=lambda t: -t.weight()):
             a = t.arrays(self.fps)
-            feats = pose_features(a["xy"], a["conf"], a["boxes"], s.parts)
+            feats = pose_features(a["xy"], a["conf"], a["boxes"], s.parts, a.get("roi"))
             height = np.median(a["boxes"][:, 3] - a["boxes"][:, 1]) / self.scale
             tracks.append(dict(id=t.id, **a, feats=feats, height_px=np.float32(height)))
         return tracks[0]["feats"], tracks[0]["times"], tracks
