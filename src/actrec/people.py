@@ -321,11 +321,13 @@ class PersonStream:
         if len(times):
             self.span = [min(self.span[0], float(times[0])), max(self.span[1], float(times[-1]))]
         found = self.people.detect(frames)
-        rois = [None] * len(found)
+        rois: list = [None] * len(found)
         if "roi" in self.people.settings.parts:  # boxes are in `frames` pixels, as the maps
-            rois = self.people.backbone.roi_features(
-                frames, [r.boxes.xyxy.cpu().numpy() for r in found]
-            )
+            xyxy = [r.boxes.xyxy.cpu().numpy() for r in found]
+            rois = []
+            for i in range(0, len(found), DETECT_BATCH):  # memory stays flat at large sizes
+                rois += self.people.backbone.roi_features(frames[i : i + DETECT_BATCH],
+                                                          xyxy[i : i + DETECT_BATCH])  # fmt: skip
         for res, roi, t in zip(found, rois, times, strict=True):
             boxes = res.boxes.cpu().numpy()
             out = self.tracker.update(boxes, res.orig_img)  # (M, 8): xyxy, id, score, cls, idx
