@@ -166,6 +166,9 @@ def test_the_roi_part_pools_the_backbone_inside_each_persons_box(tmp_path):
     assert len(tracks) == 2 and feats.shape[1] == people.feature_dim
     roi = [t["roi"] for t in tracks]  # two people, two appearances; each steady over time
     assert np.abs(roi[0].mean(0) - roi[1].mean(0)).mean() > np.abs(np.diff(roi[0], axis=0)).mean()
+    main = stream.tracks[tracks[0]["id"]]
+    main.keep_last(3)  # what live keeps of a person: every per-frame list, roi too, in step
+    assert len(main.times) == len(main.roi) == 3 and len(main.arrays(10.0)["roi"]) == 3
     with pytest.raises(ActrecError, match="roi"):  # synthetic skeletons have no maps
         pose_features(*_person(), parts=["pose", "roi"])
 

@@ -155,8 +155,7 @@ class PersonScorer:
         for tid in ids:
             tr = tracks[tid]
             keep = sum(x >= t - self.window / self.fps for x in tr.times)  # the last window
-            for name in ("times", "boxes", "xy", "conf"):  # bounded memory
-                setattr(tr, name, getattr(tr, name)[-keep:])
+            tr.keep_last(keep)  # bounded memory
             a = tr.arrays(self.fps)
             parts = self.stream.people.settings.parts
             feats = pose_features(a["xy"], a["conf"], a["boxes"], parts, a.get("roi"))[

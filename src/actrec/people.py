@@ -182,13 +182,22 @@ class Track:
         centre = lambda x: np.array([(x[0] + x[2]) / 2, (x[1] + x[3]) / 2])  # noqa: E731
         return float(np.linalg.norm(centre(a) - centre(b))) <= max(a[3] - a[1], b[3] - b[1])
 
+    def _per_frame(self) -> list[str]:
+        """The lists holding one entry per frame seen (roi only where it is collected)."""
+        return ["times", "boxes", "xy", "conf"] + (["roi"] if self.roi else [])
+
     def join(self, other: Track) -> None:
         """Take `other`'s frames in, in time order."""
-        names = ["times", "boxes", "xy", "conf"] + (["roi"] if self.roi else [])
+        names = self._per_frame()
         rows = sorted(zip(*(getattr(self, n) + getattr(other, n) for n in names), strict=True),
                       key=lambda r: r[0])  # fmt: skip
         for name, column in zip(names, zip(*rows, strict=True), strict=True):
             setattr(self, name, list(column))
+
+    def keep_last(self, n: int) -> None:
+        """Forget all but the last `n` frames (live keeps one window: bounded memory)."""
+        for name in self._per_frame():
+            setattr(self, name, getattr(self, name)[-n:])
 
     def arrays(self, fps: float) -> dict[str, np.ndarray]:
         """The track on a uniform `fps` grid from its first to its last moment, so a 5 fps
@@ -229,10 +238,8 @@ class People:
             )
         self.backbone, self.settings = backbone, settings
         self.yolo = backbone.loaded.yolo
-        self.roi_dim = 0  # channels of the backbone's chosen layers, when pooled in boxes
-        if "roi" in settings.parts:
-            probe = backbone.roi_features(np.zeros((1, 64, 64, 3), np.uint8), [np.ones((1, 4))])
-            self.roi_dim = probe[0].shape[1]
+        b = backbone.settings  # roi: the chosen layers' channels, once, unpooled by a grid
+        self.roi_dim = backbone.feature_dim // (b.grid**2 * (b.appearance + b.motion))
         self.feature_dim = sum(PART_DIMS.get(p, self.roi_dim) for p in settings.parts)
 
     @property
