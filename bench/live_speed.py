@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("YOLO_OFFLINE", "True")
-DATA = Path("data/bench")
+DATA = Path(__file__).resolve().parents[1] / "data" / "bench"
 
 
 def long_video(seconds: float, size=(640, 480), fps: float = 30.0) -> tuple[Path, list[dict]]:

@@ -293,6 +293,11 @@ class Backbone:
                   for m, scale in zip(self.layer_maps(x), self.scales, strict=True)]  # fmt: skip
         return pooled if split else torch.cat(pooled, 1)  # (N, C_layer * grid * grid) each
 
+    def _input(self, frames: np.ndarray) -> torch.Tensor:
+        """(N, H, W, 3) uint8 RGB → (N, 3, H, W) in [0, 1] on the device, in its dtype."""
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        return x.permute(0, 3, 1, 2).to(self.dtype) / 255
+
     @torch.inference_mode()
     def roi_features(self, frames: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
         """Frames (N, H, W, 3) uint8 RGB and per frame its boxes (M, 4) xyxy in frame pixels →
@@ -300,8 +305,7 @@ class Backbone:
         as the pooled features are), so the person counts and the background does not."""
         from torchvision.ops import roi_align
 
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
-        x = x.permute(0, 3, 1, 2).to(self.dtype) / 255  # (N, 3, H, W)
+        x = self._input(frames)
         rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), torch.as_tensor(b)
                           .reshape(-1, 4).float()], 1) for i, b in enumerate(boxes)])  # fmt: skip
         out = []
@@ -321,16 +325,13 @@ class Backbone:
         s = self.settings
         out = []
         for b in range(0, len(frames), s.batch):
-            chunk = torch.from_numpy(np.ascontiguousarray(frames[b : b + s.batch]))
-            x = chunk.to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 255  # (N, 3, S, S)
+            x = self._input(frames[b : b + s.batch])
             streams = []
             if s.appearance:
                 streams.append(self._embed(x))
             if s.motion:
                 before = frames[b - 1] if b > 0 else (prev if prev is not None else frames[0])
-                first = torch.from_numpy(np.ascontiguousarray(before))[None].to(self.device)
-                first = first.permute(0, 3, 1, 2).to(self.dtype) / 255
-                shifted = torch.cat([first, x[:-1]])
+                shifted = torch.cat([self._input(before[None]), x[:-1]])
                 streams.append(self._embed((x - shifted).abs()))
             out.append(torch.cat(streams, 1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.feature_dim), np.float32)
