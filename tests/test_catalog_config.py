@@ -86,7 +86,9 @@ def test_default_yaml_matches_the_dataclasses():
     assert asdict(load_config(ROOT / "configs" / "default.yaml")) == asdict(Config())
 
 
-@pytest.mark.parametrize("name", ["synth.yaml", "weizmann4.yaml", "default.yaml"])
+@pytest.mark.parametrize(
+    "name", ["synth.yaml", "weizmann4.yaml", "weizmann4_frames.yaml", "default.yaml"]
+)
 def test_shipped_configs_load_and_every_value_takes_effect(name):
     import yaml
 
@@ -112,6 +114,13 @@ def test_overrides_are_typed():
         load_config(None, {"features.imgsz": 50})
     with pytest.raises(ActrecError, match="data.sampler expects one of shuffle, balanced"):
         load_config(None, {"data.sampler": "even"})
+
+
+def test_an_empty_value_clears_a_text_option():
+    # configs/weizmann4.yaml starts from the built-in model; `train.init=` trains from scratch
+    path = ROOT / "configs" / "weizmann4.yaml"
+    assert load_config(path).train.init == "builtin"
+    assert load_config(path, parse_overrides(["train.init="])).train.init == ""
 
 
 def test_unknown_key_suggests_the_closest():

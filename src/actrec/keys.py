@@ -82,6 +82,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             return float(value)
         if origin is str and number:
             return str(value)
+        if origin is str and value is None:  # `train.init=` clears a text option
+            return ""
         if origin is list and isinstance(value, (str, int)):
             return [value]
     names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
