@@ -38,7 +38,7 @@ class Body:
 def draw_body(rng: np.random.Generator) -> Body:
     h = rng.uniform(1.45, 1.95)
     f = lambda x: x * h * rng.uniform(0.92, 1.08)  # noqa: E731
-    return Body(h, f(0.29), f(0.125), f(0.06), f(0.186), f(0.146), f(0.245), f(0.246), f(0.12))
+    return Body(h, f(0.34), f(0.11), f(0.068), f(0.186), f(0.146), f(0.245), f(0.246), f(0.12))
 
 
 # ---- motion: per frame, the joint angles of one action -------------------------------------------
