@@ -198,7 +198,7 @@ class ExportOptions:
 class BuiltinOptions:
     out: str = opt("", "bundle to write (default: the one shipped in the package)")
     clips_per_class: int = opt(400, "synthetic skeletons of each class", positive, "> 0")
-    epochs: int = opt(30, "training epochs", positive, "> 0")
+    epochs: int = opt(60, "training epochs", positive, "> 0")
     window: int = opt(32, "steps per window (at sample fps)", positive, "> 0")
     hidden: int = opt(128, "GRU width", positive, "> 0")
     clip_norm: bool | str = opt(False, "as model.clip_norm (false: the pose itself counts, "
