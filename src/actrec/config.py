@@ -199,6 +199,8 @@ class BuiltinOptions:
     out: str = opt("", "bundle to write (default: the one shipped in the package)")
     clips_per_class: int = opt(400, "synthetic skeletons of each class", positive, "> 0")
     epochs: int = opt(60, "training epochs", positive, "> 0")
+    average: float = opt(0.5, "average the weights over this last share of the epochs (SWA; 0: "
+                         "off)", unit_interval, "a number in [0, 1]")  # fmt: skip
     window: int = opt(32, "steps per window (at sample fps)", positive, "> 0")
     hidden: int = opt(128, "GRU width", positive, "> 0")
     clip_norm: bool | str = opt(False, "as model.clip_norm (false: the pose itself counts, "
