@@ -82,7 +82,9 @@ def train_builtin(opts: BuiltinOptions, echo=print) -> dict:
         source.feature_dim, list(CLASSES), opts.hidden, clip_norm=opts.clip_norm
     )
     quiet_lightning()
-    average = [LateAverage(round(opts.epochs * (1 - opts.average)))] if opts.average else []
+    # the last epoch is always in the average, however small the share
+    start = min(opts.epochs - 1, round(opts.epochs * (1 - opts.average)))
+    average = [LateAverage(start)] if opts.average else []
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(max_epochs=opts.epochs, logger=False, enable_checkpointing=False,
                             enable_model_summary=False, default_root_dir=tmp,
