@@ -112,7 +112,8 @@ def test_training_on_skeletons_writes_a_small_safe_bundle(tmp_path):
     b = torch.load(out, weights_only=True)
     assert b["classes"] == list(CLASSES) and b["backbone"]["people"]["enabled"]
     assert b["builtin"]["options"]["clips_per_class"] == 12
-    assert b["backbone"]["feature_dim"] == PART_DIMS["pose"]  # keypoints alone, by default
+    # keypoints and travel, by default
+    assert b["backbone"]["feature_dim"] == PART_DIMS["pose"] + PART_DIMS["travel"]
 
 
 def test_the_shipped_model_is_in_the_package_and_records_how_it_was_made():

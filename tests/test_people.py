@@ -15,7 +15,7 @@ from actrec.backbone import Backbone, carried_pose_weights
 from actrec.config import FeatureSettings, PeopleSettings, PredictOptions
 from actrec.errors import ActrecError
 from actrec.head import GRUHead, make_bundle
-from actrec.people import N_JOINTS, People, pose_features
+from actrec.people import N_JOINTS, TRAVEL_STEPS, People, pose_features
 from actrec.predict import predict_video
 from tests.conftest import write_clip
 
@@ -67,6 +67,22 @@ def test_pose_features_ignore_position_and_size():
     pose = f[:, :34].reshape(6, 17, 2)
     assert np.allclose(pose[:, [11, 12]].mean(1), 0, atol=0.1)
     assert np.allclose(np.linalg.norm(pose[:, [5, 6]].mean(1), axis=1), 1.0, atol=0.1)
+
+
+def test_travel_tells_a_person_crossing_the_view_from_one_standing_and_looks_back_only():
+    xy, conf, boxes = _person(t=30)
+    still = pose_features(xy, conf, boxes, ["pose", "travel"])
+    assert still.shape == (30, 53) and np.abs(still[:, 51:]).max() < 0.2
+    step = np.linspace(0, 6 * 29, 30)[:, None]  # 6 px a step to the right: a tenth of the torso
+    moved, moved_boxes = xy + step[..., None] * (1, 0), boxes + step * (1, 0, 1, 0)
+    walking = pose_features(moved, conf, moved_boxes, ["pose", "travel"])
+    assert np.allclose(walking[:, :51], still[:, :51], atol=1e-4)  # the pose cannot show it
+    # half a torso length per five steps, squashed: tanh(2 × 0.5)
+    assert np.allclose(walking[TRAVEL_STEPS:, 51], np.tanh(1.0), atol=0.05)
+    assert np.abs(walking[:, 52]).max() < 0.1  # nothing vertical
+    # causal: what a frame gets does not change with the frames after it (live sees none)
+    first = pose_features(moved[:20], conf[:20], moved_boxes[:20], ["pose", "travel"])
+    assert np.allclose(first[:, 51:], walking[:20, 51:], atol=0.02)  # same torso, to noise
 
 
 def test_missing_joints_are_masked_or_interpolated_never_zero_positions():
@@ -227,13 +243,14 @@ def test_mirroring_features_equals_features_of_the_mirrored_person():
 
     xy, conf, boxes = _person(t=8)
     conf[2, 9] = 0.1  # a missing joint moves with its side
-    f = pose_features(xy, conf, boxes)
+    parts = ("pose", "velocity", "box", "travel")
+    f = pose_features(xy, conf, boxes, parts)
     w = 640.0  # mirror the image: x → w - x, left joints become right ones
     flip = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
     mxy = xy[:, flip] * (-1, 1) + (w, 0)
     mboxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
-    want = pose_features(mxy.astype(np.float32), conf[:, flip], mboxes)
-    assert np.allclose(mirror(f, ("pose", "velocity", "box")), want, atol=1e-4)
+    want = pose_features(mxy.astype(np.float32), conf[:, flip], mboxes, parts)
+    assert np.allclose(mirror(f, parts), want, atol=1e-4)
 
 
 def test_jitter_blurs_only_the_seen_keypoints_and_sometimes_swaps_the_legs():

@@ -78,7 +78,7 @@ class FeatureSettings:
 
 MACHINE_SETTINGS = ("batch", "device", "half")  # FeatureSettings a bundle never keeps
 
-PEOPLE_PARTS = ("pose", "velocity", "box", "roi")
+PEOPLE_PARTS = ("pose", "velocity", "box", "travel", "roi")
 
 
 @dataclass
@@ -87,8 +87,9 @@ class PeopleSettings:
 
     enabled: bool = opt(False, "one sequence per tracked person (needs pose weights)")
     parts: list[str] = opt(["pose", "velocity", "box"], "what each person's vector holds: "
-                           "pose (normalised keypoints + mask), velocity, box (its motion), roi "
-                           "(the backbone's maps averaged inside the box)",
+                           "pose (normalised keypoints + mask), velocity, box (its motion), "
+                           "travel (the hips' shift over the last second), roi (the backbone's "
+                           "maps averaged inside the box)",
                            rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS),
                            expects=f"a non-empty list of {', '.join(PEOPLE_PARTS)}")  # fmt: skip
     imgsz: int = opt(320, "detection size (long side): larger finds smaller people, slower",
@@ -205,8 +206,8 @@ class BuiltinOptions:
     hidden: int = opt(128, "GRU width", positive, "> 0")
     clip_norm: bool | str = opt(False, "as model.clip_norm (false: the pose itself counts, "
                                 "e.g. hands above the head)")  # fmt: skip
-    parts: list[str] = opt(["pose"], "as people.parts (keypoints alone: box and velocity "
-                           "parts measured worse on real clips)")  # fmt: skip
+    parts: list[str] = opt(["pose", "travel"], "as people.parts (keypoints and travel: box and "
+                           "velocity parts measured worse on real clips)")  # fmt: skip
     fps: float = opt(10.0, "sample fps", positive, "> 0")
     seed: int = opt(0, "random seed: skeletons, initialisation and order")
 

@@ -25,7 +25,8 @@ N_JOINTS = 17  # COCO: 0 nose, 5/6 shoulders, 11/12 hips, ...
 SHOULDERS, HIPS = (5, 6), (11, 12)
 VISIBLE = 0.5  # ultralytics zeroes keypoints below this confidence: they are missing, not (0, 0)
 MAX_GAP = 3  # missing runs up to this many frames are interpolated
-PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3}
+PART_DIMS = {"pose": 3 * N_JOINTS, "velocity": 2 * N_JOINTS, "box": 3, "travel": 2}
+TRAVEL_STEPS = 10  # travel: how far the hips went over the last 10 steps (a second at 10 fps)
 FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]  # COCO joints, left ↔ right
 DETECT_BATCH = (
     4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4, 1 at 1.0
@@ -72,8 +73,10 @@ def pose_features(
     views keep, unlike shoulder width), or a third of its median box height without one.
     - pose: 17 (x, y) + 17 visibility flags; velocity: per-joint change from the previous frame
       (0 where either end is missing); box: centre velocity and log height change, relative to
-      the box height; roi: the backbone's maps averaged inside the box (`roi` (T, C), from
-      `Backbone.roi_features`), always last.
+      the box height; travel: the hips' mean shift over the last `TRAVEL_STEPS` steps (x, y), in
+      torso lengths per five steps, its length squashed below 1 (smooth where box motion is
+      jittery); roi: the backbone's maps
+      averaged inside the box (`roi` (T, C), from `Backbone.roi_features`), always last.
     """
     xy = np.asarray(xy, np.float32)
     ok = np.asarray(conf) >= VISIBLE  # (T, 17)
@@ -103,6 +106,16 @@ def pose_features(
         motion[1:, :2] = (centre_box[1:] - centre_box[:-1]) / height[1:, None]
         motion[1:, 2] = np.log(height[1:] / height[:-1])
         out.append(motion)
+    if "travel" in parts:
+        # the hip-centred pose cannot tell a pedestrian crossing a CCTV view from one walking on
+        # the spot; this can. Looking back only, so live's newest frame gets what predict's gets
+        k = TRAVEL_STEPS
+        path = np.pad(centre / scale, ((k, 0), (0, 0)), mode="edge")  # (T + k, 2) torso lengths
+        step = (path[k:] - path[:-k]) * (5 / k)  # (T, 2) torso lengths per five steps
+        # saturated: whether and where the person goes, hardly how fast, which rests on the
+        # camera (pedestrians seen from above cross as fast as the synthetic runners)
+        speed = np.linalg.norm(step, axis=1, keepdims=True)
+        out.append(step * np.tanh(2 * speed) / np.maximum(speed, 1e-6))  # (T, 2), |·| < 1
     if "roi" in parts:
         if roi is None:
             raise ActrecError("people.parts 'roi' needs the backbone's maps of a real video")
@@ -122,7 +135,7 @@ def mirror(feats: np.ndarray, parts: list[str] | tuple) -> np.ndarray:
             block[:, : 2 * N_JOINTS] = xy.reshape(t, -1)
             if part == "pose":
                 block[:, 2 * N_JOINTS :] = block[:, 2 * N_JOINTS :][:, FLIP]
-        else:  # box: centre velocity x, y, log height change
+        else:  # box: centre velocity x, y, log height change; travel: x, y
             block[:, 0] *= -1
         at += PART_DIMS[part]
     return out
