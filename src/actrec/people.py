@@ -75,8 +75,8 @@ def pose_features(
       (0 where either end is missing); box: centre velocity and log height change, relative to
       the box height; travel: the hips' mean shift over the last `TRAVEL_STEPS` steps (x, y), in
       torso lengths per five steps, its length squashed below 1 (smooth where box motion is
-      jittery); roi: the backbone's maps
-      averaged inside the box (`roi` (T, C), from `Backbone.roi_features`), always last.
+      jittery); roi: the backbone's maps averaged inside the box (`roi` (T, C), from
+      `Backbone.roi_features`), always last.
     """
     xy = np.asarray(xy, np.float32)
     ok = np.asarray(conf) >= VISIBLE  # (T, 17)
