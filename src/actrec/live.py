@@ -39,7 +39,7 @@ from actrec.head import (
     score_windows,
     source_for_bundle,
 )
-from actrec.people import MIN_SEEN, People, PersonStream, pose_features, seen_share
+from actrec.people import MIN_SEEN, TRAVEL_STEPS, People, PersonStream, pose_features, seen_share
 from actrec.predict import draw_overlay, draw_person
 from actrec.video import Grabber
 
@@ -154,8 +154,9 @@ class PersonScorer:
         out = []
         for tid in ids:
             tr = tracks[tid]
-            keep = sum(x >= t - self.window / self.fps for x in tr.times)  # the last window
-            tr.keep_last(keep)  # bounded memory
+            # the last window, and the second before it that its first steps' travel looks at
+            span = (self.window + TRAVEL_STEPS) / self.fps
+            tr.keep_last(sum(x >= t - span for x in tr.times))  # bounded memory
             a = tr.arrays(self.fps)
             parts = self.stream.people.settings.parts
             feats = pose_features(a["xy"], a["conf"], a["boxes"], parts, a.get("roi"))[

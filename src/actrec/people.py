@@ -108,7 +108,8 @@ def pose_features(
         out.append(motion)
     if "travel" in parts:
         # the hip-centred pose cannot tell a pedestrian crossing a CCTV view from one walking on
-        # the spot; this can. Looking back only, so live's newest frame gets what predict's gets
+        # the spot; this can. Looking back only, so live (which keeps a window and the second
+        # before it) gets what predict gets
         k = TRAVEL_STEPS
         path = np.pad(centre / scale, ((k, 0), (0, 0)), mode="edge")  # (T + k, 2) torso lengths
         step = (path[k:] - path[:-k]) * (5 / k)  # (T, 2) torso lengths per five steps
