@@ -60,6 +60,45 @@ def test_the_camera_yaw_changes_what_the_2d_keypoints_show():
     assert spread["side"] > 3 * spread["front"]
 
 
+def test_a_high_jump_stays_in_the_air_as_long_as_gravity_allows():
+    """Separate high jumps (the kind filmed for sport): the hips leave the ground for the
+    flight time of a body thrown that high, 2 sqrt(2 h / g), and come back down."""
+    t = np.arange(0, 8, 0.01)
+    high = 0
+    for seed in range(40):
+        lift = motion("jumping_in_place", t, np.random.default_rng(seed))["lift"]
+        assert lift.min() >= 0 and lift.max() <= 0.55
+        if lift.max() <= 0.36:  # a steady bounce (at most 0.35 m)
+            continue
+        high += 1
+        up = np.flatnonzero(np.diff((lift > 0).astype(int)) == 1)  # take-offs
+        down = np.flatnonzero(np.diff((lift > 0).astype(int)) == -1)  # landings
+        first = down[down > up[0]][0] - up[0]
+        assert abs(first * 0.01 - 2 * np.sqrt(2 * lift.max() / 9.81)) < 0.05
+    assert high >= 2
+
+
+def test_slow_motion_slows_the_action_not_the_camera():
+    """Sports clips are often slow motion: the frames come as often, the body moves less
+    between them."""
+    for seed in range(4):
+        moved = {}
+        for slow in (1.0, 3.0):  # the same person, camera and detector noise
+            c = skeleton_clip("running", np.random.default_rng(seed), seconds=4.0, slow=slow)
+            seen = c["conf"][:, 9:11] >= 0.5  # (N, 2) the wrists
+            step = np.abs(np.diff(c["xy"][:, 9:11], axis=0))[seen[1:] & seen[:-1]]  # pixels
+            height = np.median(c["boxes"][:, 3] - c["boxes"][:, 1])
+            moved[slow] = (np.median(np.diff(c["times"])), step.mean() / height)
+        assert moved[1.0][0] == moved[3.0][0]  # frames as often
+        assert moved[3.0][1] < 0.75 * moved[1.0][1]  # the jitter between frames stays
+
+
+def test_some_skeleton_clips_are_short_as_phone_clips_are():
+    clips, _ = skeleton_dataset(CLASSES, 12, seed=2)
+    spans = np.array([c["times"][-1] - c["times"][0] for c in clips])
+    assert 0.03 < (spans < 2.9).mean() < 0.4 and spans.min() >= 0.5
+
+
 def test_dropped_joints_are_reported_as_ultralytics_does_and_masked():
     clips, _ = skeleton_dataset(CLASSES, 3, seed=3)
     xy = np.concatenate([c["xy"] for c in clips])

@@ -104,9 +104,11 @@ def _gait(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, run: bo
 def _wave(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float, both: bool) -> None:
     """One or both arms: the whole arm sweeping over the head, or the forearm wagging."""
     z = np.zeros_like(t)
-    hz = rng.uniform(1.0, 2.5) * rng.uniform(0.75, 1.15)
     sides = "lr" if both else rng.choice(["l", "r"])
     arc = rng.random() < 0.5
+    # a whole arm sweeping is slower than a forearm wagging (KTH's waver: 0.6 Hz), and slower
+    # than most jumping jacks: what tells the two apart is then the legs
+    hz = rng.uniform(0.45, 1.6) if arc else rng.uniform(1.0, 2.5) * rng.uniform(0.75, 1.15)
     sync = rng.choice([0.0, np.pi], p=[0.75, 0.25])  # both arms together, or in turn
     for k, s in enumerate(sides):
         c = _cycle(t, hz, ph + k * sync)
@@ -161,16 +163,36 @@ def _bend(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None
 
 
 def _jump(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
-    """Crouch, take off, land: both legs together, arms from kept low to thrown up."""
-    c = _cycle(t, rng.uniform(0.8, 2.0), ph)
-    air, crouch = np.clip(np.sin(c), 0, None), np.clip(-np.sin(c), 0, None)
-    m["lift"] = rng.uniform(0.08, 0.35) * air
-    arms = rad(rng.uniform(0, 160))
+    """Crouch, take off, land, both legs together: a steady bounce with the arms anywhere from
+    kept low to thrown up, or (half the clips) separate high jumps with a pause between, the
+    arms swung back in the crouch and thrown up for the take-off."""
+    if rng.random() < 0.5:
+        c = _cycle(t, rng.uniform(0.8, 2.0), ph)
+        air, crouch = np.clip(np.sin(c), 0, None), np.clip(-np.sin(c), 0, None)
+        m["lift"] = rng.uniform(0.08, 0.35) * air
+        arms, back = rad(rng.uniform(0, 160)), rad(rng.uniform(0, 40))
+    else:
+        air, crouch = _high_jumps(t, rng, ph, height := rng.uniform(0.15, 0.55))
+        m["lift"] = height * air**0.7  # a parabola's top is flat
+        arms, back = rad(rng.uniform(90, 175)), rad(rng.uniform(20, 60))
     for s in "lr":
         m[f"knee_{s}"] = rad(5) + rad(rng.uniform(40, 90)) * crouch
         m[f"leg_{s}"] = m[f"knee_{s}"] * 0.55
-        m[f"flex_{s}"] = arms * air - rad(rng.uniform(0, 40)) * crouch
+        m[f"flex_{s}"] = arms * air - back * crouch
     m["pitch"] = rad(rng.uniform(5, 25)) * crouch
+
+
+def _high_jumps(t: np.ndarray, rng: np.random.Generator, ph: float,
+                height: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """One jump `height` m high every few seconds → (T,) flight and crouch, each 0..1: a 0.3 s
+    crouch, the flight (as long as gravity makes it), a 0.4 s landing, then standing."""
+    flight = 2 * np.sqrt(2 * height / 9.81)
+    period = flight + 0.7 + rng.uniform(0.0, 1.6)
+    u = (t + ph / (2 * np.pi) * period) % period  # (T,) seconds into the current jump
+    air = np.clip(np.sin(np.pi * (u - 0.3) / flight), 0, None) * ((u >= 0.3) & (u <= 0.3 + flight))
+    landing = (u - 0.3 - flight) / 0.4
+    crouch = np.sin(np.pi * np.clip(u / 0.3, 0, 1)) + np.sin(np.pi * np.clip(landing, 0, 1))
+    return air, crouch
 
 
 def _stand(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
