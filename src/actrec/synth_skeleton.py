@@ -1,12 +1,12 @@
 """Synthetic skeletons: the 17 COCO keypoints of a 3-D body in motion, as a pose detector sees them.
 
 Beside `synth` at the start of the flow (numpy only, nothing rendered). A clip is a `synth_body`
-body doing one action, filmed by a perspective camera at a random yaw, pitch and distance; then
-what ultralytics' pose model does to it: jitter growing for small people, confidences, dropped
-joints reported as (0, 0), left/right swaps, truncation at the frame edge, frames with nobody
-found. The output has the shape of a tracked person (`times`, `xy`, `conf`, `boxes`), so
-`people.Track` and `people.pose_features` turn it into features exactly as they do for a real
-video (`builtin` trains on them).
+body doing one action (sometimes in slow motion), filmed by a perspective camera at a random yaw,
+pitch and distance; then what ultralytics' pose model does to it: jitter growing for small
+people, confidences, dropped joints reported as (0, 0), left/right swaps, truncation at the frame
+edge, frames with nobody found. The output has the shape of a tracked person (`times`, `xy`,
+`conf`, `boxes`), so `people.Track` and `people.pose_features` turn it into features exactly as
+they do for a real video (`builtin` trains on them).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ Clip = dict[str, np.ndarray]  # one tracked person: times (N,), xy (N, 17, 2), c
 # ---- the camera and the pose detector -------------------------------------------------------
 
 # stock and sports footage is often slow motion (120-240 fps played back at 25-30): this share of
-# each class's clips is slowed 1.5-4 times. Not jumping jacks: slowed, their arms sweep like a
-# waver's, and a small person's legs are too noisy to tell the two apart (with them, KTH's waver
-# was taken for jumping jacks on three training seeds of three; without, waving on three)
+# each class's clips is slowed 1.5-4 times. Not jumping jacks: slowed, their arms sweep as slowly
+# as a waver's and only the legs tell the two apart (with slowed jacks, KTH's waver was taken for
+# jumping jacks on three training seeds of three; without them, waving on three)
 SLOW_MOTION = {c: 0.15 for c in CLASSES if c != "jumping_jacks"}
 FRAMES = ((640, 480), (1280, 720), (720, 1280), (320, 240), (768, 576), (1920, 1080))
 
