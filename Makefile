@@ -28,8 +28,8 @@ demo: install ## synth data → extract → train → evaluate → predict, offl
 	{m['clips']['test']} clips of unseen performers, untrained backbone: {not m['pretrained']})\"); \
 	print('outputs: runs/demo/ (model.pt, metrics.json, confusion_matrix.png, curves.png, predicted.mp4, predicted.json)')"
 
-builtin-model: install ## retrain the built-in model on synthetic skeletons (src/actrec/builtin.pt, ~3 min), export it to ONNX, measure it on the real clips
-	$(PY) -m actrec.builtin
+builtin-model: install ## retrain the built-in model on synthetic skeletons (src/actrec/synthetic/builtin.pt, ~3 min), export it to ONNX, measure it on the real clips
+	$(PY) -m actrec.synthetic.builtin
 	$(BIN)/actrec export builtin
 	$(PY) bench/builtin_real.py
 

@@ -5,7 +5,7 @@ apart), the HMDB51 waves, and with --vtest the share of vtest.avi's tracked pers
 labelled walking. People come from the person stream at the model's detection size (the cache is
 shared with training, so a second run is quick); each clip is labelled by predict's rule.
 
-    python bench/builtin_real.py [--model src/actrec/builtin.pt] [--vtest]
+    python bench/builtin_real.py [--model src/actrec/synthetic/builtin.pt] [--vtest]
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ def score_clips(bundle: dict, clips: list[tuple[str, str]], source, cache_dir: P
                 threshold: float) -> list:  # fmt: skip
     """→ per clip (path, accepted, top class, score, predict's label: the class or '…'); ''
     as the class where nobody was found."""
+    from actrec.bundle import head_from_bundle
     from actrec.cache import FeatureCache
     from actrec.extract import extract
-    from actrec.head import head_from_bundle, stride_steps
+    from actrec.head import stride_steps
     from actrec.predict import Labeller
 
     s, classes = bundle["sample"], bundle["classes"]
@@ -109,8 +110,8 @@ def main() -> None:
     p.add_argument("--vtest", action="store_true", help="also vtest.avi at people_imgsz=960")
     p.add_argument("--json", default=str(ROOT / "data" / "bench" / "builtin_real.json"))
     a = p.parse_args()
+    from actrec.bundle import load_bundle, source_for_bundle
     from actrec.extract import quiet_lightning
-    from actrec.head import load_bundle, source_for_bundle
 
     quiet_lightning()
     bundle = load_bundle(a.model)

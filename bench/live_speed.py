@@ -28,7 +28,7 @@ def long_video(seconds: float, size=(640, 480), fps: float = 30.0) -> tuple[Path
 
     Segments: [{"start_s", "end_s", "label"}], the ground truth of every stretch.
     """
-    from actrec.synth import CLASSES, draw_performer, render_clip, write_video
+    from actrec.synthetic.synth import CLASSES, draw_performer, render_clip, write_video
 
     path = DATA / f"live_{size[0]}x{size[1]}_{seconds:g}s_{fps:g}fps.mp4"
     meta = path.with_suffix(".json")
@@ -53,9 +53,10 @@ def fresh_bundle(imgsz: int) -> Path:
     import torch
 
     from actrec.backbone import Backbone
+    from actrec.bundle import make_bundle
     from actrec.config import FeatureSettings
-    from actrec.head import GRUHead, make_bundle
-    from actrec.synth import CLASSES
+    from actrec.head import GRUHead
+    from actrec.synthetic.synth import CLASSES
 
     path = DATA / f"live_head_{imgsz}.pt"
     backbone = Backbone(FeatureSettings(imgsz=imgsz))

@@ -48,8 +48,9 @@ def bench_g(people, paths: list[str]) -> dict:
 def bench_h(people, video: str, realtime: bool) -> dict:
     import torch
 
+    from actrec.bundle import make_bundle
     from actrec.config import LiveOptions
-    from actrec.head import GRUHead, make_bundle
+    from actrec.head import GRUHead
     from actrec.live import run_live
 
     with tempfile.TemporaryDirectory() as tmp:

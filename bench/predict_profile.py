@@ -22,8 +22,9 @@ def profile(model: str, runtime: str) -> dict:
     t0 = time.perf_counter()
     import numpy as np
 
+    from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
     from actrec.features import chunks_for
-    from actrec.head import head_from_bundle, load_bundle, source_for_bundle, stride_steps
+    from actrec.head import stride_steps
     from actrec.predict import Labeller
 
     t_import = time.perf_counter()

@@ -39,8 +39,8 @@ def folds(classes: list[str]) -> dict[str, list[tuple[str, str]]]:
 
 def run_fold(kind: str, held: str, sources: dict, tmp: Path, epochs: int, seed: int,
              extra: dict) -> list:  # fmt: skip
+    from actrec.bundle import load_bundle
     from actrec.config import load_config
-    from actrec.head import load_bundle
     from actrec.train import train
 
     def write(name: str, rows: list[tuple[str, str]]) -> str:

@@ -36,7 +36,7 @@ FPS = 10.0  # sampling rate, as in the default config
 
 
 def videos() -> list[str]:
-    from actrec.synth import CLASSES, generate
+    from actrec.synthetic.synth import CLASSES, generate
 
     synth = generate(DATA / "synth", CLASSES, clips_per_class=2, progress=False)
     paths = sorted(str(p) for p in synth.rglob("*.mp4"))

@@ -32,7 +32,7 @@ def write_clip(path: Path, n: int = 20, size: tuple[int, int] = (64, 48), fps: f
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """3 classes x 4 clips of 64x48 synthetic figures, 2 performers."""
-    from actrec.synth import generate
+    from actrec.synthetic.synth import generate
 
     root = tmp_path_factory.mktemp("synth")
     return generate(

@@ -11,15 +11,23 @@ import numpy as np
 import pytest
 import torch
 
-import actrec.head as head_mod
-from actrec.builtin import skeleton_features, train_builtin
+import actrec.bundle as bundle_mod
+from actrec.bundle import BUILTIN_MODEL, load_bundle
 from actrec.config import BuiltinOptions, PredictOptions
 from actrec.errors import ActrecError
-from actrec.head import BUILTIN_MODEL, load_bundle
-from actrec.people import PART_DIMS
-from actrec.predict import UNSURE, predict_video
-from actrec.synth_body import CLASSES, draw_body, motion, pose_3d
-from actrec.synth_skeleton import draw_camera, film, read, skeleton_clip, skeleton_dataset, write
+from actrec.head import UNSURE
+from actrec.pose import PART_DIMS
+from actrec.predict import predict_video
+from actrec.synthetic.body import CLASSES, draw_body, motion, pose_3d
+from actrec.synthetic.builtin import skeleton_features, train_builtin
+from actrec.synthetic.skeleton import (
+    draw_camera,
+    film,
+    read,
+    skeleton_clip,
+    skeleton_dataset,
+    write,
+)
 from tests.test_people import _two_people_clip
 
 PARTS = ["pose", "velocity", "box"]
@@ -165,7 +173,7 @@ def test_the_shipped_model_is_in_the_package_and_records_how_it_was_made():
 
 
 def test_a_missing_builtin_model_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(head_mod, "BUILTIN_MODEL", tmp_path / "builtin.pt")
+    monkeypatch.setattr(bundle_mod, "BUILTIN_MODEL", tmp_path / "builtin.pt")
     with pytest.raises(ActrecError, match="make builtin-model"):
         load_bundle("builtin")
 

@@ -82,4 +82,4 @@ def test_two_rank_extraction_of_the_person_stream(tmp_path):
     manifest = json.loads((cache / "manifest.json").read_text())
     assert {v["rank"] for v in manifest["videos"]} == {0, 1}  # both ranks did a share
     assert all(v["status"] == "ok" for v in manifest["videos"]) and len(manifest["videos"]) == 4
-    assert len(list(cache.glob("*.tracks.npz"))) == 4 and not list(cache.glob("*.tmp*"))
+    assert len(list(cache.glob("*.npy"))) == 4 and not list(cache.glob("*.tmp*"))

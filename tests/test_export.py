@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.config import PredictOptions
 from actrec.errors import ActrecError
 from actrec.export import export, paths, use_onnx
 from actrec.features import video_features
-from actrec.head import head_from_bundle, load_bundle, source_for_bundle
 from actrec.predict import predict_video
 from tests.conftest import SHARED, write_clip
 

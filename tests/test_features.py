@@ -18,7 +18,7 @@ from actrec.cache import FeatureCache
 from actrec.config import FeatureSettings
 from actrec.extract import extract
 from actrec.features import check
-from actrec.synth import draw_performer, render_clip
+from actrec.synthetic.synth import draw_performer, render_clip
 from tests.conftest import TINY_FEATURES, write_clip
 
 

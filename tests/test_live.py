@@ -13,8 +13,8 @@ import torch
 from actrec.cli import main
 from actrec.config import LiveOptions
 from actrec.errors import ActrecError
-from actrec.head import GRUHead, clip_standardise, time_mask
-from actrec.live import HIDDEN_LABEL, Lane, Smoother, lane_count, run_live
+from actrec.head import UNSURE, GRUHead, clip_standardise, time_mask
+from actrec.live import Lane, Smoother, lane_count, run_live
 from actrec.video import Grabber, open_video
 from tests.conftest import write_clip
 
@@ -82,7 +82,7 @@ def test_smoothing_averages_and_hides_low_scores():
     label, score, _ = smooth(np.array([0.1, 0.6, 0.3]))  # mean (0.1, 0.7, 0.2)
     assert label == "b"
     label, _, _ = smooth(np.array([0.4, 0.3, 0.3]))  # mean (0.25, 0.45, 0.25): below 0.5
-    assert label == HIDDEN_LABEL
+    assert label == UNSURE
 
 
 def test_lanes_follow_the_source_rate():

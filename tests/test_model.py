@@ -9,14 +9,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from actrec.bundle import head_from_bundle, load_bundle, make_bundle
 from actrec.data import SequenceDataModule, Split
 from actrec.errors import ActrecError
 from actrec.head import (
     GRUHead,
     clip_standardise,
-    head_from_bundle,
-    load_bundle,
-    make_bundle,
     score_windows,
     time_mask,
     video_label,

@@ -12,10 +12,12 @@ import torch
 
 import actrec.backbone as backbone_mod
 from actrec.backbone import Backbone, carried_pose_weights
+from actrec.bundle import make_bundle
 from actrec.config import FeatureSettings, PeopleSettings, PredictOptions
 from actrec.errors import ActrecError
-from actrec.head import GRUHead, make_bundle
-from actrec.people import N_JOINTS, TRAVEL_STEPS, People, pose_features
+from actrec.head import GRUHead
+from actrec.people import People
+from actrec.pose import N_JOINTS, TRAVEL_STEPS, pose_features
 from actrec.predict import predict_video
 from tests.conftest import write_clip
 
@@ -239,7 +241,7 @@ def test_live_shows_a_barely_seen_person_as_unsure(people_bundle, tmp_path, monk
 
 
 def test_mirroring_features_equals_features_of_the_mirrored_person():
-    from actrec.people import mirror
+    from actrec.pose import mirror
 
     xy, conf, boxes = _person(t=8)
     conf[2, 9] = 0.1  # a missing joint moves with its side
@@ -254,7 +256,7 @@ def test_mirroring_features_equals_features_of_the_mirrored_person():
 
 
 def test_jitter_blurs_only_the_seen_keypoints_and_sometimes_swaps_the_legs():
-    from actrec.people import jitter
+    from actrec.pose import jitter
 
     xy, conf, boxes = _person(t=200)
     conf[:, 3] = 0.1  # an ear never seen: it stays masked at 0

@@ -76,8 +76,9 @@ def test_evaluate_reports_one_and_k_clips_per_video(run, capsys):
     # 3 clips per video: what the K-clip test computes, checked by hand on the same cache
     import numpy as np
 
+    from actrec.bundle import head_from_bundle, load_bundle
     from actrec.cache import FeatureCache
-    from actrec.head import head_from_bundle, load_bundle, score_windows, window_starts
+    from actrec.head import score_windows, window_starts
 
     bundle = load_bundle(out / "model.pt")
     head = head_from_bundle(bundle)

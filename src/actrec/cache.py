@@ -114,9 +114,6 @@ class FeatureCache:
     def array_path(self, source: str) -> Path:
         return self.dir / f"{self.key(source)}.npy"
 
-    def tracks_path(self, source: str) -> Path:
-        return self.dir / f"{self.key(source)}.tracks.npz"
-
     def entry(self, source: str) -> Entry | None:
         """The sidecar of `source` if it is current (same size and mtime), else None."""
         side = self.dir / f"{self.key(source)}.json"
@@ -131,18 +128,13 @@ class FeatureCache:
         return e
 
     def put(
-        self, source: str, features: np.ndarray, fps: float, times: np.ndarray, rank: int = 0,
-        tracks: list[dict] | None = None,
-    ) -> Entry:  # fmt: skip
-        """Store `features` (T, D) as float16 (and, for the person stream, every track's arrays
-        in `<key>.tracks.npz`), then its sidecar: the sidecar marks it complete."""
+        self, source: str, features: np.ndarray, fps: float, times: np.ndarray, rank: int = 0
+    ) -> Entry:
+        """Store `features` (T, D) as float16, then its sidecar: the sidecar marks it complete.
+        (Person models store their main actor's sequence: training reads nothing else.)"""
         size, mtime = _stat(source)
         arr = np.ascontiguousarray(features, dtype=np.float16)
         _atomic_write(self.array_path(source), lambda f: np.save(f, arr))
-        if tracks:
-            flat = {f"t{t['id']}_{k}": np.asarray(v) for t in tracks for k, v in t.items()
-                    if k != "id"}  # fmt: skip
-            _atomic_write(self.tracks_path(source), lambda f: np.savez(f, **flat))
         times = [round(float(t), 4) for t in times]
         e = Entry(source, size, mtime, "ok", len(arr), fps, times, rank=rank)
         self._write_sidecar(source, e)

@@ -160,10 +160,8 @@ def build_splits(data) -> Splits:
     groups, or fractions."""
     if data.format in FORMATS:
         return _official(data)
-    if data.format not in ("auto", "folder", "list"):
-        raise ActrecError(
-            f"data.format must be one of auto, folder, list, {', '.join(FORMATS)}: {data.format!r}"
-        )
+    if data.format != "auto":  # the values config accepts, for a DataConfig built in code
+        raise ActrecError(f"data.format must be one of auto, {', '.join(FORMATS)}: {data.format!r}")
     train = load_clips(data.train, data.group_regex)
     classes = sorted({c.label for c in train})
     val = load_clips(data.val, data.group_regex, classes) if data.val else []

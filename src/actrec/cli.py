@@ -76,13 +76,13 @@ def _config(args: list[str]):
 
 
 def cmd_synth(args: list[str]) -> None:
-    from actrec import synth, synth_skeleton
+    from actrec.synthetic import skeleton, synth
 
     o = load_options(SynthOptions, args)
-    known = synth_skeleton.CLASSES if o.kind == "skeleton" else synth.CLASSES
+    known = skeleton.CLASSES if o.kind == "skeleton" else synth.CLASSES
     classes = [c.strip() for c in o.classes.split(",") if c.strip()] or list(known)
     if o.kind == "skeleton":
-        out = synth_skeleton.write(o.out or "data/skeletons", classes, o.clips_per_class, o.seed)
+        out = skeleton.write(o.out or "data/skeletons", classes, o.clips_per_class, o.seed)
         _echo(f"synthetic skeletons: {out} ({len(classes)} classes x {o.clips_per_class} people)")
         return
     out = synth.generate(o.out or "data/synth", classes, o.clips_per_class, o.performers, o.seed)
@@ -137,7 +137,7 @@ def cmd_evaluate(args: list[str]) -> None:
 
 
 def _builtin_note() -> None:
-    from actrec.head import BUILTIN_NOTE, load_bundle
+    from actrec.bundle import BUILTIN_NOTE, load_bundle
 
     _echo(BUILTIN_NOTE.format(n=len(load_bundle("builtin")["classes"])))
 

@@ -56,7 +56,7 @@ class Split:
 
 class SequenceDataset(Dataset):
     """Items `(x (T, D) float32, label)`: a random `window` crop (train) or the centre one.
-    In training, `augment` (e.g. `people.mirror`) is applied to half of the crops."""
+    In training, `augment` (e.g. `pose.mirror`) is applied to half of the crops."""
 
     def __init__(
         self, split: Split, window: int, train: bool = False, seed: int = 0,

@@ -15,20 +15,20 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import RichProgressBar
 
+from actrec.bundle import (
+    BUILTIN_MODEL,
+    head_from_bundle,
+    load_bundle,
+    model_file,
+    source_for_bundle,
+)
 from actrec.cache import FeatureCache
 from actrec.catalog import load_clips
 from actrec.config import EvaluateOptions
 from actrec.data import SequenceDataModule, split_from_cache
 from actrec.errors import ActrecError
 from actrec.extract import extract, quiet_lightning, report
-from actrec.head import (
-    BUILTIN_MODEL,
-    head_from_bundle,
-    load_bundle,
-    model_file,
-    source_for_bundle,
-    stride_steps,
-)
+from actrec.head import stride_steps
 from actrec.model import ActionClassifier
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"

@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from actrec.bundle import head_from_bundle, load_bundle, model_file
 from actrec.errors import ActrecError
-from actrec.head import GRUHead, head_from_bundle, load_bundle, model_file
+from actrec.head import GRUHead
 
 OPSET = 17
 GRAPHS = ("backbone", "head", "step", "pool")
@@ -131,7 +132,7 @@ def export(model: str | Path, out: str | Path | None = None, echo=print) -> dict
           {"outs": {1: "T"}})  # fmt: skip
     graphs = ["head", "step", "pool"]
     if "people" not in bundle["backbone"]:  # the pose model and tracker stay in ultralytics
-        from actrec.head import source_for_bundle
+        from actrec.bundle import source_for_bundle
 
         export_backbone(source_for_bundle(bundle, "cpu"), where["backbone"])
         graphs.append("backbone")

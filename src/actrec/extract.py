@@ -90,8 +90,7 @@ class _CacheWriter(BasePredictionWriter):
         if video.error:
             self.cache.put_failure(video.path, video.error)
         else:
-            self.cache.put(video.path, video.feats, video.fps, video.times, trainer.global_rank,
-                           video.tracks)  # fmt: skip
+            self.cache.put(video.path, video.feats, video.fps, video.times, trainer.global_rank)
         self.bar.advance(self.task)
 
     def on_predict_end(self, trainer: L.Trainer, module: _Extractor) -> None:

@@ -1,31 +1,19 @@
-"""The head and what running it needs, with torch alone: GRUHead, windows, the bundle.
+"""The head and its window rule, with torch alone: GRUHead, windows, the label rules.
 
-After `data` in the flow, before `model` (which wraps `GRUHead` for training). `predict`, `live`
-and `evaluate` import this module, not Lightning: cutting a video's features into windows,
-scoring them and the one rule for a video's label (the mean of its windows' probabilities) live
-here, so training's test, `evaluate`, `predict` and `live` cannot disagree.
+A leaf any stage may import (it imports no other stage); `model` wraps `GRUHead` for training.
+Cutting a video's features into windows, scoring them, the one rule for a video's label (the mean
+of its windows' probabilities) and the one rule for an unsure label live here, so training's test,
+`evaluate`, `predict` and `live` cannot disagree.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from actrec.backbone import Backbone
-from actrec.config import FeatureSettings, PeopleSettings
-from actrec.errors import ActrecError
-from actrec.people import People
-
-BUNDLE_FORMAT = "actrec-bundle-3"  # bumped whenever the head or the bundle's layout changes
-# The built-in model (`make builtin-model`): `predict` and `live` load it when no model is given.
-BUILTIN_MODEL = Path(__file__).with_name("builtin.pt")
-BUILTIN_NOTE = (
-    "no model given: the built-in model ({n} actions of people, trained on synthetic skeletons "
-    "only); give a model.pt to use your own"
-)
+UNSURE = "…"  # the label of a window, clip or person scored below the threshold, or barely seen
+MIN_SEEN = 0.4  # person models: where fewer of a person's joints are seen, the label is UNSURE
 
 
 def time_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -193,74 +181,11 @@ def stride_steps(stride_s: float, fps: float) -> int:
     return max(1, round(stride_s * fps))
 
 
-# ---- the bundle: what predict and live load ------------------------------------------------------
-
-
-def make_bundle(
-    head: GRUHead, classes: list[str], backbone: dict, sample: dict, predict: dict, **extra
-) -> dict:
-    """Everything predict/live need, as tensors and plain Python values (nothing executable).
-
-    `backbone` is `Backbone.describe()`; `sample` holds fps and window; `predict` the stride.
-    Nothing about the machine (device, batch, precision) is kept.
-    """
-    return dict(
-        format=BUNDLE_FORMAT,
-        state_dict={k: v.detach().cpu() for k, v in head.state_dict().items()},
-        head=dict(head.config),
-        classes=list(classes),
-        backbone=backbone,
-        sample=sample,
-        predict=predict,
-        **extra,
-    )
-
-
-def model_file(model: str | Path) -> Path:
-    """A MODEL argument → its bundle file: `builtin` names the one shipped in the package."""
-    return BUILTIN_MODEL if str(model) == "builtin" else Path(model)
-
-
-def load_bundle(path: str | Path) -> dict:
-    """`torch.load(weights_only=True)` with one-line errors for a missing or foreign file.
-    `builtin` names the model shipped in the package."""
-    p = model_file(path)
-    if p == BUILTIN_MODEL and not p.is_file():
-        raise ActrecError(f"the built-in model is missing from this installation ({p}): "
-                          "'make builtin-model' makes it")  # fmt: skip
-    if not p.is_file():
-        raise ActrecError(f"model file not found: {p}")
-    try:
-        bundle = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ActrecError(f"cannot load model {p}: {str(e).splitlines()[0]}") from None
-    if not isinstance(bundle, dict) or not str(bundle.get("format", "")).startswith("actrec-"):
-        raise ActrecError(f"{p} is not an actrec model bundle (written by 'actrec train')")
-    if bundle["format"] != BUNDLE_FORMAT:
-        raise ActrecError(
-            f"{p} is a {bundle['format']} bundle; this actrec reads {BUNDLE_FORMAT}: retrain it"
-        )
-    return bundle
-
-
-def head_from_bundle(bundle: dict) -> GRUHead:
-    head = GRUHead(**bundle["head"])
-    head.load_state_dict(bundle["state_dict"])
-    return head.eval()
-
-
-def source_for_bundle(bundle: dict, device: str = "auto", **people) -> Backbone | People:
-    """What the bundle's features came from, on `device`: its backbone, or the person stream over
-    it (`people` overrides use-time settings such as `imgsz`); refused when the fingerprint
-    differs."""
-    desc = bundle["backbone"]
-    source = backbone = Backbone(FeatureSettings(**desc["settings"], device=device))
-    if "people" in desc:
-        source = People(backbone, PeopleSettings(**{**desc["people"], **people}))
-    want = desc["fingerprint"]
-    if source.fingerprint != want:
-        raise ActrecError(
-            f"backbone mismatch: the model was trained on features '{want}' but this machine "
-            f"loads '{source.fingerprint}' (different weights or feature settings)"
-        )
-    return source
+def label_name(classes: list[str], probs: np.ndarray, threshold: float, seen: float | None) -> str:
+    """The shown label of (C,) probabilities: UNSURE below `threshold`, or (person models, `seen`
+    given: the share of joints seen) where under MIN_SEEN of the joints were seen. `predict` and
+    `live` both name labels with it."""
+    top = int(probs.argmax())
+    if probs[top] < threshold or (seen is not None and seen < MIN_SEEN):
+        return UNSURE
+    return classes[top]

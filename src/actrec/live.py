@@ -28,23 +28,17 @@ import numpy as np
 import torch
 
 from actrec.backbone import Backbone, FrameStream
+from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.cache import atomic_path
 from actrec.config import LiveOptions
 from actrec.errors import ActrecError
-from actrec.head import (
-    GRUHead,
-    RunningStandardiser,
-    head_from_bundle,
-    load_bundle,
-    score_windows,
-    source_for_bundle,
-)
-from actrec.people import MIN_SEEN, TRAVEL_STEPS, People, PersonStream, pose_features, seen_share
-from actrec.predict import draw_overlay, draw_person
+from actrec.head import UNSURE, GRUHead, RunningStandardiser, label_name, score_windows
+from actrec.overlay import draw_overlay, draw_person
+from actrec.people import People, PersonStream
+from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
 from actrec.video import Grabber
 
 log = logging.getLogger("actrec")
-HIDDEN_LABEL = "…"  # shown while the smoothed score is below the threshold
 
 
 @dataclass
@@ -115,14 +109,16 @@ class Smoother:
         self.classes, self.threshold, self.topk = classes, threshold, topk
         self.recent: deque[np.ndarray] = deque(maxlen=max(1, n))
 
-    def __call__(self, probs: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
-        """→ (shown label or "…", its score, top-k (label, score) pairs)."""
+    def __call__(
+        self, probs: np.ndarray, seen: float | None = None
+    ) -> tuple[str, float, list[tuple[str, float]]]:
+        """→ (shown label or "…", its score, top-k (label, score) pairs); `seen`: the share of
+        a person's joints seen (person models), the rule `predict` applies too."""
         self.recent.append(probs)
         mean = np.mean(self.recent, 0)
         order = np.argsort(-mean)[: self.topk]
         top = [(self.classes[i], float(mean[i])) for i in order]
-        label, score = top[0]
-        return (label if score >= self.threshold else HIDDEN_LABEL), score, top
+        return label_name(self.classes, mean, self.threshold, seen), top[0][1], top
 
 
 class PersonScorer:
@@ -163,10 +159,10 @@ class PersonScorer:
                 -self.window :
             ]
             probs = score_windows(self.head, feats, self.window, [0])[0]
-            shown = self.smooth.setdefault(tid, self.new_smoother())(probs)
             seen = seen_share(feats, parts)
-            if seen is not None and float(seen.mean()) < MIN_SEEN:  # as predict: barely seen
-                shown = (HIDDEN_LABEL, *shown[1:])
+            shown = self.smooth.setdefault(tid, self.new_smoother())(
+                probs, None if seen is None else float(seen.mean())
+            )
             out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
         return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
 
@@ -281,7 +277,7 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []
     stamps: deque[float] = deque(maxlen=30)
-    shown, last_slot, latency, fps, seen = (HIDDEN_LABEL, 0.0, []), -1, 0.0, 0.0, []
+    shown, last_slot, latency, fps, seen = (UNSURE, 0.0, []), -1, 0.0, 0.0, []
     start = time.perf_counter()
     try:
         while (frame := grab.read()) is not None:
@@ -290,7 +286,7 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                 last_slot = slot
                 if mode == "people":  # every person labelled; the largest one is the headline
                     seen = persons(frame.rgb, frame.t)
-                    shown = seen[0][2] if seen else (HIDDEN_LABEL, 0.0, [])
+                    shown = seen[0][2] if seen else (UNSURE, 0.0, [])
                 else:
                     shown = smooth(score(frame.rgb, slot % k))
                 stamps.append(now := time.perf_counter())

@@ -18,7 +18,8 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from actrec.head import GRUHead, make_bundle
+from actrec.bundle import make_bundle
+from actrec.head import GRUHead
 
 
 def _metrics(num_classes: int, stage: str, postfix: str = "") -> MetricCollection:

@@ -17,29 +17,20 @@ import cv2
 import numpy as np
 import torch
 
+from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.cache import atomic_path
 from actrec.config import PredictOptions
 from actrec.errors import ActrecError
 from actrec.features import video_features
-from actrec.head import (
-    head_from_bundle,
-    load_bundle,
-    score_windows,
-    source_for_bundle,
-    stride_steps,
-    video_label,
-    window_starts,
-)
-from actrec.people import MIN_SEEN, seen_share
+from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
+from actrec.overlay import draw_label, draw_person, label_at, people_at
+from actrec.pose import seen_share
 from actrec.video import open_video
 
 
 def write_json(path: str | Path, result: dict) -> None:
     with atomic_path(path, hidden=False) as tmp:
         tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-
-
-UNSURE = "…"  # the label of a window or clip scored below the threshold, or barely seen
 
 
 @dataclass
@@ -56,9 +47,7 @@ class Labeller:
     parts: tuple[str, ...] | None = None
 
     def name(self, p: np.ndarray, seen: float | None) -> str:
-        top = int(p.argmax())
-        unsure = p[top] < self.threshold or (seen is not None and seen < MIN_SEEN)
-        return UNSURE if unsure else self.classes[top]
+        return label_name(self.classes, p, self.threshold, seen)
 
     def __call__(self, feats: np.ndarray, times: np.ndarray, start: float, end: float) -> dict:
         """→ label, score, probabilities and the timeline; `start`/`end`: the sequence's first
@@ -166,64 +155,6 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     return result
 
 
-def _label_at(t: float, rows: list[dict]) -> dict:
-    """The window whose centre is nearest to `t`."""
-    return min(rows, key=lambda r: abs((r["start_s"] + r["end_s"]) / 2 - t))
-
-
-def draw_label(frame: np.ndarray, text: str, score: float) -> None:
-    """Label and a confidence bar in the top-left corner of a BGR frame (in place)."""
-    h, w = frame.shape[:2]
-    scale = max(0.4, w / 640)
-    th = int(28 * scale)
-    cv2.rectangle(frame, (0, 0), (w, th + 6), (0, 0, 0), -1)
-    cv2.rectangle(frame, (0, th + 2), (int(w * score), th + 6), (0, 200, 0), -1)
-    cv2.putText(frame, f"{text} {score:.2f}", (6, th - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale,
-                (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)  # fmt: skip
-
-
-def draw_overlay(bgr: np.ndarray, shown: tuple, fps: float, latency: float, info: str) -> None:
-    """Smoothed label and bar, the top-k below it, measured FPS and label latency at the bottom."""
-    label, score, top = shown
-    draw_label(bgr, label, score)
-    h, w = bgr.shape[:2]
-    scale = max(0.35, w / 900)
-    y = int(34 * max(0.4, w / 640)) + 4
-    for name, p in top[1:]:
-        y += int(22 * scale) + 2
-        cv2.putText(bgr, f"{name} {p:.2f}", (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
-                    (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
-    text = f"{fps:.1f} FPS  latency {latency * 1000:.0f} ms  {info}"
-    cv2.rectangle(bgr, (0, h - int(24 * scale) - 6), (w, h), (0, 0, 0), -1)
-    cv2.putText(bgr, text, (6, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (0, 255, 255), 1,
-                cv2.LINE_AA)  # fmt: skip
-
-
-def draw_person(frame: np.ndarray, box, text: str) -> None:
-    """A person's box with `text` (id, label, score) above it, on a BGR frame (in place)."""
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
-    scale = max(0.4, frame.shape[1] / 1280)
-    cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 200, 255), max(2, int(3 * scale)))
-    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 1)
-    top = max(th + 4, y1)
-    cv2.rectangle(frame, (x1, top - th - 4), (x1 + tw + 4, top), (0, 200, 255), -1)
-    cv2.putText(frame, text, (x1 + 2, top - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
-                (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
-
-
-def _people_at(t: float, people: list[dict], fps: float) -> list[tuple[list, str]]:
-    """(box, text) of each person seen within one sampled frame of `t`."""
-    out = []
-    for p in people:
-        if not p["start_s"] - 1 / fps <= t <= p["end_s"]:
-            continue
-        at, box = min(p["frames"], key=lambda f: abs(f[0] - t))
-        if abs(at - t) <= 1 / fps:
-            row = _label_at(t, p["timeline"])
-            out.append((box, f"{p['id']} {row['label']} {row['score']:.2f}"))
-    return out
-
-
 def annotate(video: str, result: dict, out: Path) -> None:
     """Re-decode `video` at its own rate and write it with the current label drawn on it, and
     each tracked person's box, id, label and score."""
@@ -234,9 +165,9 @@ def annotate(video: str, result: dict, out: Path) -> None:
             for c in src.chunks(None, None, 32):
                 for rgb, t in zip(c.frames, c.times, strict=True):
                     frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-                    row = _label_at(float(t), rows)
+                    row = label_at(float(t), rows)
                     draw_label(frame, row["label"], row["score"])
-                    for box, text in _people_at(float(t), people, result["fps_sampled"]):
+                    for box, text in people_at(float(t), people, result["fps_sampled"]):
                         draw_person(frame, box, text)  # over the clip's label: people first
                     writer.write(frame)
         finally:

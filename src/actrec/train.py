@@ -20,15 +20,16 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from actrec.bundle import load_bundle
 from actrec.catalog import Splits, build_splits
 from actrec.config import Config, save_config
 from actrec.data import class_weights, datamodule_from_cache
 from actrec.errors import ActrecError
 from actrec.evaluate import pyplot, test_and_report
 from actrec.extract import extract_dataset, feature_source, quiet_lightning
-from actrec.head import load_bundle, stride_steps
+from actrec.head import stride_steps
 from actrec.model import ActionClassifier
-from actrec.people import jitter, mirror
+from actrec.pose import jitter, mirror
 
 
 def run_dir(cfg: Config) -> Path:

@@ -1,11 +1,11 @@
 """Synthetic skeletons: the 17 COCO keypoints of a 3-D body in motion, as a pose detector sees them.
 
-Beside `synth` at the start of the flow (numpy only, nothing rendered). A clip is a `synth_body`
+Beside `synth` at the start of the flow (numpy only, nothing rendered). A clip is a `body`
 body doing one action (sometimes in slow motion), filmed by a perspective camera at a random yaw,
 pitch and distance; then what ultralytics' pose model does to it: jitter growing for small
 people, confidences, dropped joints reported as (0, 0), left/right swaps, truncation at the frame
 edge, frames with nobody found. The output has the shape of a tracked person (`times`, `xy`,
-`conf`, `boxes`), so `people.Track` and `people.pose_features` turn it into features exactly as
+`conf`, `boxes`), so `pose.Track` and `pose.pose_features` turn it into features exactly as
 they do for a real video (`builtin` trains on them).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from actrec.errors import ActrecError
-from actrec.synth_body import CLASSES, draw_body, motion, pose_3d, rad
+from actrec.synthetic.body import CLASSES, draw_body, motion, pose_3d, rad
 
 FACE = (0, 1, 2, 3, 4)  # nose, eyes, ears
 LIMB_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))

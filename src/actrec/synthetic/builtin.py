@@ -1,10 +1,10 @@
 """The built-in model: synthetic skeletons → the person-stream head → a bundle in the package.
 
 After `train` in the flow: the same `ActionClassifier`, Trainer and test step, on keypoint
-sequences from `synth_skeleton` turned into features by `people.Track.arrays` and
-`people.pose_features`, the very functions a real video's people go through. No real clip is used.
-`make builtin-model` writes `src/actrec/builtin.pt`; `predict` and `live` load it when no model is
-given.
+sequences from `skeleton` turned into features by `pose.Track.arrays` and
+`pose.pose_features`, the very functions a real video's people go through. No real clip is used.
+`make builtin-model` writes `src/actrec/synthetic/builtin.pt`; `predict` and `live` load it when
+no model is given.
 """
 
 from __future__ import annotations
@@ -20,16 +20,17 @@ import torch
 from lightning.pytorch.callbacks import RichProgressBar, WeightAveraging
 
 from actrec.backbone import Backbone
+from actrec.bundle import BUILTIN_MODEL
 from actrec.config import BuiltinOptions, FeatureSettings, PeopleSettings
 from actrec.data import ArrayStore, SequenceDataModule, Split
 from actrec.evaluate import test_and_report
 from actrec.extract import quiet_lightning
-from actrec.head import BUILTIN_MODEL
 from actrec.model import ActionClassifier
-from actrec.people import People, Track, mirror, pose_features
-from actrec.synth_skeleton import CLASSES, skeleton_dataset
+from actrec.people import People
+from actrec.pose import Track, mirror, pose_features
+from actrec.synthetic.skeleton import CLASSES, skeleton_dataset
 
-TRAINED_ON = "synthetic skeletons only (actrec.synth_skeleton), no real clip"
+TRAINED_ON = "synthetic skeletons only (actrec.synthetic.skeleton), no real clip"
 
 
 class LateAverage(WeightAveraging):

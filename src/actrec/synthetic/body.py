@@ -1,8 +1,8 @@
 """Synthetic bodies: a 3-D articulated person and the joint angles of each action, frame by frame.
 
-The first half of `synth_skeleton` (numpy only, before the whole flow): `draw_body` gives random
+The first half of `skeleton` (numpy only, before the whole flow): `draw_body` gives random
 proportions, `motion` the angles of one action with its own tempo, amplitude, phase and asymmetry,
-`pose_3d` the 17 COCO joints in metres. `synth_skeleton` films them and adds what a pose detector
+`pose_3d` the 17 COCO joints in metres. `skeleton` films them and adds what a pose detector
 does.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actrec.synth import CLASSES as VIDEO_CLASSES
+from actrec.synthetic.synth import CLASSES as VIDEO_CLASSES
 
 CLASSES: tuple[str, ...] = (*VIDEO_CLASSES, "standing")
 rad = np.deg2rad
