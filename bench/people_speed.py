@@ -73,16 +73,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--imgsz", type=int, default=320)
     a = p.parse_args()
-    from actrec.backbone import Backbone
-    from actrec.config import PeopleSettings
+    from actrec.config import FeatureSettings, PeopleSettings
     from actrec.extract import quiet_lightning
-    from actrec.people import People
+    from actrec.people import People, pose_backbone
 
     quiet_lightning()
     paths = clips()
     if not paths:
         raise SystemExit(f"no clips under {SHARED}: the person-stream bench needs the real clips")
-    people = People(Backbone(), PeopleSettings(enabled=True, imgsz=a.imgsz))
+    people = People(pose_backbone(FeatureSettings()), PeopleSettings(enabled=True, imgsz=a.imgsz))
     g = bench_g(people, paths)
     live_clip = str(
         SHARED / "wild_dev" / "walking" / "sudchaudhary_videoactivitydescription__walking.avi"

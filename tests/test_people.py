@@ -302,3 +302,28 @@ def test_a_person_who_leaves_and_comes_back_is_never_boxed_while_away(people_bun
     seen = [t for p in r["people"] for t, _ in p["frames"]]
     assert seen and not [t for t in seen if 1.25 <= t <= 2.35]  # nothing invented while away
     assert min(seen) < 1.2 and max(seen) > 2.4  # found before and after
+
+
+def test_person_models_run_on_pose_weights_where_auto_finds_a_detection_model(
+    tmp_path, monkeypatch
+):
+    """Online (ultralytics downloads yolo11n.pt) or with yolo11n.pt in the working directory,
+    `weights=auto` picks that detection model for whole frames; the person stream must still get
+    pose weights, for a config and for a bundle."""
+    from ultralytics import YOLO
+
+    from actrec.bundle import load_bundle, source_for_bundle
+    from actrec.config import PredictOptions, load_config
+    from actrec.extract import feature_source
+
+    monkeypatch.chdir(tmp_path)
+    YOLO("yolo11n.yaml").save("yolo11n.pt")  # a detection checkpoint where auto looks first
+    assert Backbone(FeatureSettings(**POSE)).weights_name == "yolo11n"  # auto finds it first
+    cfg = load_config(None, {"people.enabled": True, "features.imgsz": 64})
+    source = feature_source(cfg)
+    assert isinstance(source, People) and source.backbone.weights_name == "yolo11n-pose"
+    builtin = load_bundle("builtin")
+    assert source_for_bundle(builtin, "cpu").fingerprint == builtin["backbone"]["fingerprint"]
+    clip = _two_people_clip(tmp_path / "two.mp4", frames=15)
+    result = predict_video("builtin", clip, PredictOptions(device="cpu"))
+    assert result["people"] and result["backbone"] == builtin["backbone"]["fingerprint"]

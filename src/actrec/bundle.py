@@ -16,7 +16,7 @@ from actrec.backbone import Backbone
 from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
 from actrec.head import GRUHead
-from actrec.people import People
+from actrec.people import People, pose_backbone
 
 BUNDLE_FORMAT = "actrec-bundle-3"  # bumped whenever the head or the bundle's layout changes
 # The built-in model (`make builtin-model`): `predict` and `live` load it when no model is given.
@@ -85,9 +85,11 @@ def source_for_bundle(bundle: dict, device: str = "auto", **people) -> Backbone 
     it (`people` overrides use-time settings such as `imgsz`); refused when the fingerprint
     differs."""
     desc = bundle["backbone"]
-    source = backbone = Backbone(FeatureSettings(**desc["settings"], device=device))
+    settings = FeatureSettings(**desc["settings"], device=device)
     if "people" in desc:
-        source = People(backbone, PeopleSettings(**{**desc["people"], **people}))
+        source = People(pose_backbone(settings), PeopleSettings(**{**desc["people"], **people}))
+    else:
+        source = Backbone(settings)
     want = desc["fingerprint"]
     if source.fingerprint != want:
         raise ActrecError(

@@ -23,7 +23,7 @@ from actrec.backbone import Backbone
 from actrec.cache import FeatureCache
 from actrec.config import Config
 from actrec.features import Assembler, Source, VideoFeatures, chunk_loader, chunks_for, progress_bar
-from actrec.people import People
+from actrec.people import People, pose_backbone
 
 log = logging.getLogger("actrec")
 
@@ -142,10 +142,12 @@ def extract(
     return summary
 
 
-def feature_source(cfg: Config, backbone: Backbone | None = None) -> Source:
-    """What a config's features come from: the backbone's whole frames, or its tracked people."""
-    backbone = backbone or Backbone(cfg.features)
-    return People(backbone, cfg.people) if cfg.people.enabled else backbone
+def feature_source(cfg: Config) -> Source:
+    """What a config's features come from: the backbone's whole frames, or its tracked people
+    (on pose weights, whatever `features.weights=auto` finds for whole frames)."""
+    if not cfg.people.enabled:
+        return Backbone(cfg.features)
+    return People(pose_backbone(cfg.features), cfg.people)
 
 
 def extract_dataset(cfg: Config, paths: list[str], source: Source, echo=print):

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
 
 from actrec.backbone import Backbone
-from actrec.config import PeopleSettings
+from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
 from actrec.pose import PART_DIMS, Track, pose_features
 
 DETECT_BATCH = 4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4
 PEOPLE_VERSION = 3  # bump when the person features change
+
+
+def pose_backbone(settings: FeatureSettings) -> Backbone:
+    """The backbone the person stream runs on: `weights=auto` resolves to pose weights
+    (`yolo11n-pose.pt`, local or downloaded, else the carried file) even where a detection
+    `yolo11n.pt` can be had, which `auto` would pick for whole frames."""
+    if settings.weights == "auto":
+        settings = replace(settings, weights="pose")
+    return Backbone(settings)
 
 
 class People:
@@ -32,7 +41,7 @@ class People:
         if backbone.loaded.yolo.task != "pose":
             raise ActrecError(
                 f"people.enabled needs pose weights (a keypoint head); '{backbone.weights_name}' "
-                "has none: use features.weights=auto (the carried yolo11n-pose.pt) or a -pose.pt"
+                "has none: use features.weights=auto (yolo11n-pose.pt) or another -pose.pt"
             )
         self.backbone, self.settings = backbone, settings
         self.yolo = backbone.loaded.yolo
