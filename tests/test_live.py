@@ -85,11 +85,17 @@ def test_smoothing_averages_and_hides_low_scores():
     assert label == UNSURE
 
 
-def test_lanes_follow_the_source_rate():
-    assert lane_count(30, 10, "stream", None) == 3
-    assert lane_count(10, 10, "stream", None) == 1
-    assert lane_count(30, 10, "window", None) == 1
-    assert lane_count(30, 10, "stream", 2) == 2
+def test_a_camera_faster_than_the_model_has_every_frame_labelled_in_stream_mode(run, tmp_path):
+    """A 30 fps source and a 10 fps model: stream mode deals the frames to 3 lanes and labels
+    each one; window mode labels one frame in 3 (the model's rate), as predict samples."""
+    model = Path(run["run_dir"]) / "model.pt"
+    clip = write_clip(tmp_path / "fast.mp4", n=45, fps=30.0)
+    labelled = {}
+    for mode in ("stream", "window"):
+        opts = LiveOptions(source=str(clip), mode=mode, realtime=False, headless=True)
+        labelled[mode] = run_live(model, opts, echo=lambda *_: None)["labelled"]
+    assert labelled == {"stream": 45, "window": 15}
+    assert lane_count(30, 10, "stream", 2) == 2  # lanes= overrides
 
 
 @pytest.mark.parametrize("mode", ["stream", "window"])

@@ -106,13 +106,20 @@ class PeopleSettings:
 
 @dataclass
 class ModelConfig:
-    hidden: int = 128
-    layers: int = 1
+    """The head's shape. Unset (null), each is the `train.init` model's, else HEAD_DEFAULTS; set,
+    it must match `train.init`'s head (its weights are copied in), or training is refused."""
+
+    hidden: int | None = opt(None, "GRU width (default: 128, or train.init's)", positive, "> 0")
+    layers: int | None = opt(None, "GRU layers (default: 1, or train.init's)", positive, "> 0")
     dropout: float = 0.3
-    clip_norm: bool | str = opt(True, "per window and feature, over time: true (standardise) | "
-                                "center (subtract the mean only: amplitudes kept) | false",
-                                rule=lambda v: v in (True, False, "center"),
-                                expects="true, false or center")  # fmt: skip
+    clip_norm: bool | str | None = opt(None, "per window and feature, over time: true "
+                                       "(standardise) | center (subtract the mean only: "
+                                       "amplitudes kept) | false (default: true, or "
+                                       "train.init's)", rule=lambda v: v in (None, True, False,
+                                       "center"), expects="true, false or center")  # fmt: skip
+
+
+HEAD_DEFAULTS = dict(hidden=128, layers=1, clip_norm=True)  # ModelConfig's unset shape, no init
 
 
 @dataclass
@@ -207,7 +214,9 @@ class BuiltinOptions:
     clip_norm: bool | str = opt(False, "as model.clip_norm (false: the pose itself counts, "
                                 "e.g. hands above the head)")  # fmt: skip
     parts: list[str] = opt(["pose", "travel"], "as people.parts (keypoints and travel: box and "
-                           "velocity parts measured worse on real clips)")  # fmt: skip
+                           "velocity parts measured worse on real clips)",
+                           rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS) - {"roi"},
+                           expects="a non-empty list of pose, velocity, box, travel")  # fmt: skip
     fps: float = opt(10.0, "sample fps", positive, "> 0")
     seed: int = opt(0, "random seed: skeletons, initialisation and order")
 

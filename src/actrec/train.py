@@ -22,7 +22,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from actrec.bundle import load_bundle
 from actrec.catalog import Splits, build_splits
-from actrec.config import Config, save_config
+from actrec.config import HEAD_DEFAULTS, Config, ModelConfig, save_config
 from actrec.data import class_weights, datamodule_from_cache
 from actrec.errors import ActrecError
 from actrec.evaluate import pyplot, test_and_report
@@ -109,7 +109,7 @@ def _model(cfg: Config, source, classes: list[str], train_labels: list[int]):
     weighted = cfg.data.class_weights and cfg.data.sampler != "balanced"
     m, t = cfg.model, cfg.train
     init = _init_bundle(t.init, source.fingerprint) if t.init else None
-    shape = init["head"] if init else dict(hidden=m.hidden, layers=m.layers, clip_norm=m.clip_norm)
+    shape = _head_shape(m, init, t.init)
     model = ActionClassifier(
         source.feature_dim, classes, shape["hidden"], shape["layers"], m.dropout,
         shape["clip_norm"], t.lr, t.weight_decay, t.label_smoothing,
@@ -118,6 +118,24 @@ def _model(cfg: Config, source, classes: list[str], train_labels: list[int]):
     if init:
         _start_from(model, init)
     return model
+
+
+def _head_shape(m: ModelConfig, init: dict | None, name: str) -> dict:
+    """model.hidden / layers / clip_norm: as set, else train.init's head, else the defaults. A
+    setting that differs from train.init's head cannot be honoured (its weights are copied in):
+    refused in one line rather than silently replaced."""
+    shape = dict(init["head"]) if init else dict(HEAD_DEFAULTS)
+    for key in HEAD_DEFAULTS:
+        value = getattr(m, key)
+        if value is None:
+            continue
+        if init and value != shape[key]:
+            raise ActrecError(
+                f"model.{key}={value} differs from train.init={name}'s head ({key}="
+                f"{shape[key]}): leave model.{key} unset to start from it, or drop train.init"
+            )
+        shape[key] = value
+    return shape
 
 
 def _mirror_and_jitter(feats: np.ndarray, parts: tuple[str, ...], most: float) -> np.ndarray:

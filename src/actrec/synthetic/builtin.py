@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import RichProgressBar, WeightAveraging
 
 from actrec.backbone import Backbone
 from actrec.bundle import BUILTIN_MODEL
-from actrec.config import BuiltinOptions, FeatureSettings, PeopleSettings
+from actrec.config import BuiltinOptions, FeatureSettings, PeopleSettings, validate
 from actrec.data import ArrayStore, SequenceDataModule, Split
 from actrec.evaluate import test_and_report
 from actrec.extract import quiet_lightning
@@ -63,6 +63,7 @@ def skeleton_split(per_class: int, seed: int, fps: float, parts: list[str]) -> S
 
 def train_builtin(opts: BuiltinOptions, echo=print) -> dict:
     """Train on synthetic skeletons, test on held-out ones, write the bundle. → metrics."""
+    validate(opts, "")
     L.seed_everything(opts.seed, verbose=False)
     people = PeopleSettings(enabled=True, parts=opts.parts)
     source = People(Backbone(FeatureSettings(weights="carried", device="cpu")), people)
