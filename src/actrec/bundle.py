@@ -80,6 +80,13 @@ def head_from_bundle(bundle: dict) -> GRUHead:
     return head.eval()
 
 
+def threshold_for(bundle: dict, given: float | None) -> float:
+    """The unsure threshold: `given` (threshold=), else the model's `predict.threshold` (0.4
+    for the built-in model, 0 for a trained one unless its config set it). `predict` and `live`
+    both take it from here."""
+    return bundle["predict"].get("threshold", 0.0) if given is None else given
+
+
 def source_for_bundle(bundle: dict, device: str = "auto", **people) -> Backbone | People:
     """What the bundle's features came from, on `device`: its backbone, or the person stream over
     it (`people` overrides use-time settings such as `imgsz`); refused when the fingerprint

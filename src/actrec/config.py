@@ -260,9 +260,8 @@ class LiveOptions:
                     choices=("stream", "window"))  # fmt: skip
     realtime: bool | None = opt(None, "files: paced at their fps (default) or as fast as possible")
     smooth: int = opt(5, "moving average over this many probability vectors", positive, "> 0")
-    threshold: float = opt(
-        0.4, "below it the label shows as '…'", unit_interval, "a number in [0, 1]"
-    )
+    threshold: float | None = opt(None, "below it the label shows as '…' (default: the model's, "
+                                  "as predict)", unit_interval, "a number in [0, 1]")  # fmt: skip
     topk: int = opt(3, "classes listed under the label", positive, "> 0")
     lanes: int | None = opt(None, "frame lanes (default: source fps / model fps)", positive,
                             "> 0")  # fmt: skip

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import sys
 import time
 from collections import deque
 from contextlib import ExitStack
@@ -33,7 +31,7 @@ from actrec.cache import atomic_path
 from actrec.config import LiveOptions
 from actrec.errors import ActrecError
 from actrec.head import UNSURE, GRUHead, RunningStandardiser, label_name, score_windows
-from actrec.overlay import draw_overlay, draw_person
+from actrec.overlay import VideoOut, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
 from actrec.video import Grabber
@@ -82,6 +80,16 @@ class Scorer:
         scale = head.clip_norm != "center"
         self.lanes = [Lane(backbone, window, scale) for _ in range(max(1, lanes))]
         self.size = (backbone.settings.imgsz,) * 2
+        self.backbone = backbone
+
+    @torch.inference_mode()
+    def warm_up(self, size: tuple[int, int]) -> None:
+        """Run the backbone and the head once on a blank frame, outside the lanes' state, so the
+        first real frame pays no set-up."""
+        blank = np.zeros((1, *self.size, 3), np.uint8)
+        feats = self.backbone.features(blank)  # (1, D)
+        score_windows(self.head, np.repeat(feats, self.window, 0), self.window, [0])
+        self.head.step(torch.from_numpy(feats), None)
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, lane: int) -> np.ndarray:
@@ -130,19 +138,37 @@ class PersonScorer:
 
     LOST_S = 3.0
 
-    def __init__(self, head: GRUHead, people: People, window: int, fps: float, smoother) -> None:
+    def __init__(
+        self, head: GRUHead, people: People, window: int, fps: float, smoother, feed_fps: float
+    ) -> None:
         self.head, self.window, self.fps, self.new_smoother = head, window, fps, smoother
-        self.stream = PersonStream(people, fps)
+        self.stream = PersonStream(people, fps, feed_fps)
         self.size = people.settings.imgsz
         self.smooth: dict[int, Smoother] = {}
+        self.fed: deque[float] = deque(maxlen=30)  # media times of the last frames pushed
+
+    def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """A frame at the detection size (long side), and source pixels per small pixel."""
+        h, w = rgb.shape[:2]
+        k = self.size / max(h, w)
+        return cv2.resize(rgb, (max(32, round(w * k)), max(32, round(h * k)))), 1 / k
+
+    def warm_up(self, size: tuple[int, int]) -> None:
+        """Run the pose model and the head once on a blank frame of the source's `size` (w, h),
+        outside the tracker, so the first real frame pays no set-up."""
+        small, _ = self.small(np.zeros((size[1], size[0], 3), np.uint8))
+        self.stream.people.detect(small[None])
+        dim = self.stream.people.feature_dim
+        score_windows(self.head, np.zeros((self.window, dim), np.float32), self.window, [0])
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, t: float) -> list[tuple[int, list[float], tuple]]:
         """A full-size RGB frame → (id, box, shown label) per person in it, largest first."""
-        h, w = rgb.shape[:2]
-        k = self.size / max(h, w)
-        small = cv2.resize(rgb, (max(32, round(w * k)), max(32, round(h * k))))
-        ids = self.stream(small[None], np.array([t]), 1 / k)
+        self.fed.append(t)
+        if len(self.fed) >= 10:  # frames dropped when the CPU falls behind: the tracker's clock
+            self.stream.feed_rate((len(self.fed) - 1) / max(self.fed[-1] - self.fed[0], 1e-3))
+        small, scale = self.small(rgb)
+        ids = self.stream(small[None], np.array([t]), scale)
         tracks = self.stream.tracks
         for tid in [i for i, tr in tracks.items() if t - tr.times[-1] > self.LOST_S]:
             del tracks[tid]  # lost for good: its memory goes
@@ -172,42 +198,6 @@ def lane_count(source_fps: float, model_fps: float, mode: str, lanes: int | None
     if lanes:
         return int(lanes)
     return 1 if mode == "window" else max(1, round(source_fps / model_fps))
-
-
-def _qt_fonts() -> None:
-    """OpenCV's wheel points Qt at a font folder it does not ship; use the system's instead."""
-    if Path(os.environ.get("QT_QPA_FONTDIR", "")).is_dir():
-        return
-    for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
-        if Path(d).is_dir():
-            os.environ["QT_QPA_FONTDIR"] = d  # read when the first window opens
-            return
-
-
-def has_display() -> bool:
-    return sys.platform in ("win32", "darwin") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
-
-
-class VideoOut:
-    """Annotated frames → an mp4 at `path`, on the source's clock: a dropped frame repeats the
-    last one. (`run_live` writes it through `atomic_path`.)"""
-
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        self.fps = fps
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        self.count, self.last = 0, None
-
-    def write(self, bgr: np.ndarray, t: float) -> None:
-        while self.last is not None and self.count < round(t * self.fps):
-            self.writer.write(self.last)
-            self.count += 1
-        self.writer.write(bgr)
-        self.count, self.last = self.count + 1, bgr
-
-    def close(self) -> None:
-        self.writer.release()
 
 
 def _summary(records: list[dict], grab: Grabber, shown: tuple, seconds: float) -> dict:
@@ -243,10 +233,10 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
         echo(bundle["backbone"]["warning"])
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
-        _qt_fonts()
+        qt_fonts()
     with ExitStack() as stack:  # closes the outputs (and renames the video) however it ends
         logf = stack.enter_context(_open_log(opts.log)) if opts.log else None  # before the camera
-        grab = Grabber(opts.source, opts.realtime)
+        grab = Grabber(opts.source, opts.realtime, start=False)  # opened, not yet read
         stack.callback(grab.close)
         writer = None
         if opts.out:
@@ -263,21 +253,29 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
 
 
 def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
-    """Read, label, draw and write until the source ends; → (records, last shown, seconds)."""
+    """Warm up, then read, label, draw and write until the source ends; → (records, last shown,
+    seconds)."""
     s = bundle["sample"]
-    smoother = lambda: Smoother(bundle["classes"], opts.smooth, opts.threshold, opts.topk)  # noqa: E731
+    threshold = (
+        bundle["predict"].get("threshold", 0.0) if opts.threshold is None else opts.threshold
+    )
+    smoother = lambda: Smoother(bundle["classes"], opts.smooth, threshold, opts.topk)  # noqa: E731
     if isinstance(source, People):  # every frame, in order; tracks resampled to the model fps
-        k, mode, persons = 1, "people", PersonScorer(head, source, s["window"], s["fps"], smoother)
+        k, mode = 1, "people"
+        persons = PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps)
+        persons.warm_up(grab.size)
         rate = grab.fps
     else:
         k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
         mode, score, smooth = opts.mode, Scorer(head, source, s["window"], opts.mode, k), smoother()
+        score.warm_up(grab.size)
         rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []
     stamps: deque[float] = deque(maxlen=30)
     shown, last_slot, latency, fps, seen = (UNSURE, 0.0, []), -1, 0.0, 0.0, []
+    grab.start()  # everything is loaded and warm: the source's clock starts now
     start = time.perf_counter()
     try:
         while (frame := grab.read()) is not None:

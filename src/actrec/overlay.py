@@ -1,9 +1,14 @@
-"""Drawing on frames: labels, confidence bars, people's boxes and the status line (OpenCV).
+"""Drawing on frames and showing them: labels, confidence bars, people's boxes, the status line,
+the live window's display and its recording (OpenCV).
 
 A leaf that `predict` (annotated videos) and `live` (the window and its recording) share.
 """
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -65,3 +70,39 @@ def people_at(t: float, people: list[dict], fps: float) -> list[tuple[list, str]
             row = label_at(t, p["timeline"])
             out.append((box, f"{p['id']} {row['label']} {row['score']:.2f}"))
     return out
+
+
+def qt_fonts() -> None:
+    """OpenCV's wheel points Qt at a font folder it does not ship; use the system's instead."""
+    if Path(os.environ.get("QT_QPA_FONTDIR", "")).is_dir():
+        return
+    for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
+        if Path(d).is_dir():
+            os.environ["QT_QPA_FONTDIR"] = d  # read when the first window opens
+            return
+
+
+def has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+class VideoOut:
+    """Annotated frames → an mp4 at `path`, on the source's clock: a dropped frame repeats the
+    last one. (`live` writes it through `cache.atomic_path`.)"""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        self.fps = fps
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        self.count, self.last = 0, None
+
+    def write(self, bgr: np.ndarray, t: float) -> None:
+        while self.last is not None and self.count < round(t * self.fps):
+            self.writer.write(self.last)
+            self.count += 1
+        self.writer.write(bgr)
+        self.count, self.last = self.count + 1, bgr
+
+    def close(self) -> None:
+        self.writer.release()

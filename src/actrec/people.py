@@ -120,10 +120,13 @@ def make_tracker(name: str, fps: float):
 class PersonStream:
     """The frames of one video, chunk by chunk → its people's tracks (tracker state inside)."""
 
-    def __init__(self, people: People, fps: float = 10.0) -> None:
+    def __init__(self, people: People, fps: float = 10.0, feed_fps: float | None = None) -> None:
+        """`fps`: the model's rate, which tracks are resampled to; `feed_fps`: the rate frames
+        are pushed at, when it differs (live pushes every camera frame it keeps up with)."""
         self.people, self.fps = people, fps
         self.scale = 1.0  # source pixels per detection-frame pixel
-        self.tracker = make_tracker(people.settings.tracker, fps)
+        self.tracker = make_tracker(people.settings.tracker, feed_fps or fps)
+        self.lost_s = self.tracker.max_frames_lost / (feed_fps or fps)  # a lost person kept
         self.tracks: dict[int, Track] = {}
         self.span = [np.inf, -np.inf]  # the first and last moment pushed
 
@@ -160,6 +163,11 @@ class PersonStream:
         return ids
 
     push = __call__
+
+    def feed_rate(self, rate: float) -> None:
+        """Frames now arrive at `rate` a second: the tracker keeps a lost person for the same
+        time (its buffer counts frames)."""
+        self.tracker.max_frames_lost = max(1, round(self.lost_s * rate))
 
     def _stitch_main_actor(self) -> None:
         """The heaviest track takes in the tracks that continue it after an id switch (a bent

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
+from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
 from actrec.cache import atomic_path
 from actrec.config import PredictOptions
 from actrec.errors import ActrecError
@@ -132,9 +132,7 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     s, classes = bundle["sample"], bundle["classes"]
     v = video_features(str(video), source, s["fps"], progress=opts.progress)
     stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
-    threshold = (
-        bundle["predict"].get("threshold", 0.0) if opts.threshold is None else opts.threshold
-    )
+    threshold = threshold_for(bundle, opts.threshold)
     parts = tuple(source.settings.parts) if v.tracks else None
     label = Labeller(head, classes, s["window"], stride, threshold, parts)
     # the clip's sequence: the whole video, or (person models) its main actor's time on screen

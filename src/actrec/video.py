@@ -226,7 +226,10 @@ class Grabber:
     to `reconnect` times; a camera that stops is an error.
     """
 
-    def __init__(self, source: str | int, realtime: bool | None = None, reconnect: int = 5):
+    def __init__(
+        self, source: str | int, realtime: bool | None = None, reconnect: int = 5,
+        start: bool = True,
+    ) -> None:  # fmt: skip
         self.source, self.reconnect = source, reconnect
         self.is_file = not _is_stream(source)
         self.realtime = self.is_file if realtime is None else realtime
@@ -240,7 +243,14 @@ class Grabber:
         self._slot: Frame | None = None
         self._done = self._stop = False
         self._thread = threading.Thread(target=self._run, name="actrec-grab", daemon=True)
-        self._thread.start()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start reading (and, for a file at `realtime`, its clock): open first, warm up the
+        models, then start, so the first frame waits for nothing a later one does not."""
+        if not self._thread.is_alive():
+            self._thread.start()
 
     def _frames(self):
         """(rgb, media time) one at a time; a stream URL is reopened when it stops."""
@@ -300,5 +310,6 @@ class Grabber:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._thread.join(timeout=2)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=2)
         self.video.close()
