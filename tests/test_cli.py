@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,21 @@ def test_command_help_lists_its_options_with_defaults(cmd, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"usage: actrec {cmd}")
     if cmd == "live":
-        assert "smooth=5" in out and "threshold=0.4" in out and "mode=stream" in out
+        assert "smooth=5" in out and "threshold=" in out and "mode=stream" in out
     if cmd == "predict":
         assert "stride=" in out and "json=" in out
+    rows = [line for line in out.splitlines() if line.startswith("  ") and "=" in line]
+    assert len({re.match(r"  \S+\s+", line).end() for line in rows}) == 1, rows  # one column
+
+
+def test_an_image_size_no_model_could_use_is_refused_before_decoding(capsys, tmp_path):
+    from tests.conftest import write_clip
+
+    clip = write_clip(tmp_path / "c.mp4")
+    assert main(["predict", str(clip), "people_imgsz=99968"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["actrec predict: error: people_imgsz expects a multiple of 32 from 32 to 4096, "
+                   "got 99968"]  # fmt: skip
 
 
 def test_version_and_python_dash_m(capsys):

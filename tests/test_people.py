@@ -19,6 +19,7 @@ from actrec.head import GRUHead
 from actrec.people import People
 from actrec.pose import N_JOINTS, TRAVEL_STEPS, pose_features
 from actrec.predict import predict_video
+from actrec.video import open_video
 from tests.conftest import write_clip
 
 POSE = dict(imgsz=64, layers=[4, 6], batch=16)  # the carried pretrained weights, small input
@@ -154,10 +155,20 @@ def test_each_person_is_tracked_labelled_and_drawn(people_bundle, tmp_path):
         assert ok and drawn[max(0, y1 - 25) : y2 + 2, max(0, x1 - 2) : x2 + 2].sum() > 100
 
 
-def test_a_clip_with_nobody_is_one_clear_error(people_bundle, tmp_path):
+def test_a_clip_with_nobody_is_an_answer_not_an_error(people_bundle, tmp_path, capsys):
+    """For a person model an empty scene is an answer: JSON written, one line said, exit 0, so a
+    script over a folder of CCTV clips goes on."""
+    from actrec.cli import main
+
     clip = write_clip(tmp_path / "square.mp4", n=30)
-    with pytest.raises(ActrecError, match="no person found"):
-        predict_video(people_bundle, clip, PredictOptions(progress=False))
+    out, video = tmp_path / "t.json", tmp_path / "a.mp4"
+    assert main(["predict", str(people_bundle), str(clip), f"json={out}", f"out={video}"]) == 0
+    said = capsys.readouterr().out
+    assert "nobody found" in said and "people_imgsz" in said
+    r = json.loads(out.read_text())
+    assert r["people"] == [] and r["label"] == "nobody" and r["duration_s"] == pytest.approx(1.2)
+    with open_video(video) as v:
+        assert v.n_frames == 30
 
 
 def test_a_clip_shorter_than_min_track_still_has_its_people(people_bundle, tmp_path):

@@ -154,11 +154,15 @@ def cmd_predict(args: list[str]) -> None:
     if model == "builtin":
         _builtin_note()
     r = predict_video(model, video, o)
-    top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-    _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
-          + ", ".join(f"{k} {v:.2f}" for k, v in top))  # fmt: skip
-    _echo(f"timeline: {len(r['timeline'])} windows over {r['duration_s']:.1f} s")
-    if "people" in r:
+    if r.get("people") == []:  # a person model on an empty scene: an answer, exit 0
+        _echo(f"{video}: nobody found ({r['hint']})")
+        r["hint"] = ""
+    else:
+        top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+        _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
+              + ", ".join(f"{k} {v:.2f}" for k, v in top))  # fmt: skip
+        _echo(f"timeline: {len(r['timeline'])} windows over {r['duration_s']:.1f} s")
+    if r.get("people"):
         _echo(f"people: {len(r['people'])} tracked; " + ", ".join(
             f"{p['id']}: {p['label']} ({p['score']:.2f}, {p['start_s']:.1f}-{p['end_s']:.1f} s)"
             for p in r["people"][:8]) + (" ..." if len(r["people"]) > 8 else ""))  # fmt: skip

@@ -16,10 +16,11 @@ import yaml
 
 from actrec.errors import ActrecError
 from actrec.keys import (
+    IMAGE_SIZE,
     check_value,
     flat_keys,
     flatten,
-    multiple_of_32,
+    image_size,
     opt,
     parse_overrides,
     positive,
@@ -70,7 +71,7 @@ class FeatureSettings:
     grid: int = opt(1, "pool each of grid x grid cells separately", positive, "> 0")
     appearance: bool = False  # the frames themselves
     motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
-    imgsz: int = opt(224, rule=multiple_of_32, expects="a multiple of 32")
+    imgsz: int = opt(224, rule=image_size, expects=IMAGE_SIZE)
     batch: int = opt(32, rule=positive, expects="> 0")
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     half: bool = True  # fp16 on CUDA (ignored elsewhere)
@@ -93,7 +94,7 @@ class PeopleSettings:
                            rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS),
                            expects=f"a non-empty list of {', '.join(PEOPLE_PARTS)}")  # fmt: skip
     imgsz: int = opt(320, "detection size (long side): larger finds smaller people, slower",
-                     rule=multiple_of_32, expects="a multiple of 32")  # fmt: skip
+                     rule=image_size, expects=IMAGE_SIZE)  # fmt: skip
     conf: float = opt(0.1, "detection confidence (low, as ultralytics' track uses: the tracker "
                       "keeps people through weak detections; new tracks still need 0.25)",
                       unit_interval, "a number in [0, 1]")  # fmt: skip
@@ -231,8 +232,8 @@ class PredictOptions:
                                   "model's)", unit_interval, "a number in [0, 1]")  # fmt: skip
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
     people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
-                                   "the model's); larger finds smaller people", multiple_of_32, "a "
-                                   "multiple of 32")  # fmt: skip
+                                   "the model's); larger finds smaller people", image_size,
+                                   IMAGE_SIZE)  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
     runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
                        choices=RUNTIMES)  # fmt: skip
@@ -308,12 +309,13 @@ def load_options(kind: type[Options], args: list[str]) -> Options:
 
 def describe_options(kind: type) -> list[str]:
     """One help line per option: `key=default  what it does`."""
-    rows = []
+    left = []
     for f in fields(kind):
         default = f.default if f.default is not MISSING else f.default_factory()
-        shown = "" if default is None else default
-        rows.append(f"  {f.name}={shown!s:<14} {f.metadata.get('help', '')}".rstrip())
-    return rows
+        left.append(f"{f.name}={'' if default is None else default}")
+    width = max(map(len, left))  # one column for the help, whatever the names and defaults
+    return [f"  {k:<{width}}  {f.metadata.get('help', '')}".rstrip()
+            for k, f in zip(left, fields(kind), strict=True)]  # fmt: skip
 
 
 def validate(obj: Any, prefix: str = "") -> None:

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from actrec.backbone import Backbone, FrameStream
 from actrec.errors import ActrecError
-from actrec.people import People, PersonStream
+from actrec.people import NobodyFound, People, PersonStream
 from actrec.video import open_video, sampled_indices
 
 Source = Backbone | People  # what turns frames into features: whole frames, or people
@@ -81,6 +81,7 @@ class VideoFeatures:
     duration: float = 0.0  # seconds
     error: str = ""
     tracks: list[dict] = field(default_factory=list)  # the person stream: every track, main first
+    nobody: bool = False  # the person stream found nobody (`error` says so)
 
 
 class Assembler:
@@ -108,7 +109,15 @@ class Assembler:
         try:
             feats, times, tracks = stream.result()
         except ActrecError as e:
-            return VideoFeatures(path, empty, np.zeros(0), error=f"{path}: {e}")
+            return VideoFeatures(
+                path,
+                empty,
+                np.zeros(0),
+                float(item["fps"]),
+                item["duration"],
+                error=f"{path}: {e}",
+                nobody=isinstance(e, NobodyFound),
+            )
         # a stream-like file does not say how many frames it has: it lasts to its last frame
         duration = item["duration"] or float(times[-1]) + 1 / max(item["fps"], 1e-6)
         return VideoFeatures(path, feats, times, float(item["fps"]), duration, tracks=tracks)
@@ -130,9 +139,10 @@ def progress_bar(enabled: bool):
 
 def video_features(
     path: str, source: Source, fps: float, chunk: int = 32, workers: int = 1,
-    progress: bool | None = None,
+    progress: bool | None = None, nobody_ok: bool = False,
 ) -> VideoFeatures:  # fmt: skip
-    """One video → its features; ActrecError when it cannot be decoded.
+    """One video → its features; ActrecError when it cannot be decoded, or (unless `nobody_ok`:
+    then `nobody` is set and the features are empty) when the person stream found nobody.
 
     `progress` (default: when stdout is a terminal) shows sampled frames done of the total.
     """
@@ -145,7 +155,7 @@ def video_features(
             bar.update(task, total=item.get("total") or None, advance=len(item["frames"]))
             if (done := assembler.feed(item)) is not None:
                 break
-    if done.error:
+    if done.error and not (done.nobody and nobody_ok):
         raise ActrecError(done.error)
     return done
 

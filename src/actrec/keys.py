@@ -35,8 +35,15 @@ def unit_interval(v: Any) -> bool:
     return 0 <= v <= 1
 
 
-def multiple_of_32(v: Any) -> bool:
-    return v > 0 and v % 32 == 0
+MAX_IMGSZ = 4096  # larger frames are decoded before any model could refuse them: 24 GB at 99968
+
+
+def image_size(v: Any) -> bool:
+    """An image size the YOLO models take: a multiple of 32 (their stride), at most MAX_IMGSZ."""
+    return 0 < v <= MAX_IMGSZ and v % 32 == 0
+
+
+IMAGE_SIZE = f"a multiple of 32 from 32 to {MAX_IMGSZ}"
 
 
 def flat_keys(obj: Any, prefix: str = "") -> dict[str, Any]:

@@ -24,6 +24,11 @@ DETECT_BATCH = 4  # frames per pose-model call: at imgsz 960, 32 at once peaked 
 PEOPLE_VERSION = 3  # bump when the person features change
 
 
+class NobodyFound(ActrecError):
+    """No person tracked long enough in a video: a failed clip for training, but for `predict`
+    with a person model an answer (an empty scene), not an error."""
+
+
 def pose_backbone(settings: FeatureSettings) -> Backbone:
     """The backbone the person stream runs on: `weights=auto` resolves to pose weights
     (`yolo11n-pose.pt`, local or downloaded, else the carried file) even where a detection
@@ -194,7 +199,7 @@ class PersonStream:
         keep = [t for t in self.tracks.values()
                 if len(t.times) >= 2 and t.times[-1] - t.times[0] >= least]  # fmt: skip
         if not keep:
-            raise ActrecError(
+            raise NobodyFound(
                 f"no person found (or none tracked for people.min_track seconds) at detection "
                 f"size {s.imgsz}; if the people are small in the frame, a larger size finds "
                 f"them (predict people_imgsz=960)"

@@ -27,6 +27,8 @@ from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import seen_share
 from actrec.video import open_video
 
+NOBODY = "nobody"  # a person model's clip label where nobody was found
+
 
 def write_json(path: str | Path, result: dict) -> None:
     with atomic_path(path, hidden=False) as tmp:
@@ -130,7 +132,9 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
 
         head = use_onnx(model, head, source)
     s, classes = bundle["sample"], bundle["classes"]
-    v = video_features(str(video), source, s["fps"], progress=opts.progress)
+    v = video_features(str(video), source, s["fps"], progress=opts.progress, nobody_ok=True)
+    if v.nobody:  # an empty scene is an answer: a script over a folder of CCTV clips goes on
+        return _finish(_nobody(str(video), v, bundle), video, opts)
     stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
     threshold = threshold_for(bundle, opts.threshold)
     parts = tuple(source.settings.parts) if v.tracks else None
@@ -140,12 +144,29 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
                   v.duration)  # fmt: skip
     result = dict(
         video=str(video), duration_s=round(v.duration, 3), fps_sampled=s["fps"],
-        window_s=s["window"] / s["fps"], **label(v.feats, v.times, start, end),
-        backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"],
+        window_s=s["window"] / s["fps"], **label(v.feats, v.times, start, end), **_about(bundle),
     )  # fmt: skip
     if v.tracks:
         result["people"] = [_person(t, label, s["fps"]) for t in v.tracks]
         result["hint"] = _size_hint(v.tracks, source)
+    return _finish(result, video, opts)
+
+
+def _nobody(video: str, v, bundle: dict) -> dict:
+    """The answer for a person model where nobody was found: no windows, no people, and why."""
+    s = bundle["sample"]
+    return dict(video=video, duration_s=round(v.duration, 3), fps_sampled=s["fps"],
+                window_s=s["window"] / s["fps"], label=NOBODY, score=0.0, probabilities={},
+                timeline=[], people=[], hint=v.error.removeprefix(f"{video}: "),
+                **_about(bundle))  # fmt: skip
+
+
+def _about(bundle: dict) -> dict:
+    return dict(backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"])
+
+
+def _finish(result: dict, video: str | Path, opts: PredictOptions) -> dict:
+    """Write what was asked for (JSON, annotated video); → the result."""
     if opts.json:
         write_json(opts.json, result)
     if opts.out:
@@ -163,7 +184,7 @@ def annotate(video: str, result: dict, out: Path) -> None:
             for c in src.chunks(None, None, 32):
                 for rgb, t in zip(c.frames, c.times, strict=True):
                     frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-                    row = label_at(float(t), rows)
+                    row = label_at(float(t), rows) if rows else result  # nobody: no windows
                     draw_label(frame, row["label"], row["score"])
                     for box, text in people_at(float(t), people, result["fps_sampled"]):
                         draw_person(frame, box, text)  # over the clip's label: people first
