@@ -132,3 +132,17 @@ def test_output_written_atomically_never_half(tmp_path):
         Path(tmp).write_text("{half")
         raise RuntimeError("killed mid-write")
     assert not target.exists() and not list(target.parent.iterdir())
+
+
+def test_an_undecodable_file_is_one_line_on_stderr_with_no_ffmpeg_noise(bad_videos, tmp_path):
+    """FFmpeg's and decord's own log lines, written from C straight to stderr, stay out of it
+    (ACTREC_DEBUG=1 shows them); the user reads actrec's one line."""
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    for video in (garbage, bad_videos["text"]):
+        p = subprocess.run([sys.executable, "-m", "actrec", "predict", str(video)],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert p.returncode == 1
+        assert p.stderr.strip().splitlines() == [
+            f"actrec predict: error: cannot decode {video}: no frame could be read"
+        ]

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,25 @@ from actrec.errors import ActrecError
 
 log = logging.getLogger("actrec")
 cv2.setNumThreads(1)  # decoding runs in several worker processes; one thread each avoids thrash
+
+
+@contextmanager
+def native_quiet() -> Iterator[None]:
+    """Silence what FFmpeg, OpenCV and decord's C++ code write to stderr (file descriptor 2)
+    while a video is opened: a bad file is actrec's one error line, not theirs first. Their
+    lines stay available with ACTREC_DEBUG=1."""
+    if os.environ.get("ACTREC_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass
@@ -88,7 +110,8 @@ class VideoSource:
             import decord
 
             decord.logging.set_level(decord.logging.QUIET)  # its errors come back as exceptions
-            self._vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+            with native_quiet():  # its C++ reader logs its own "ERROR opening" line
+                self._vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
             self.n_frames = len(self._vr)
             self.fps = float(self._vr.get_avg_fps()) or 25.0
             h, w = self._vr[0].shape[:2]  # one real decode: catches files with a broken stream
@@ -101,8 +124,9 @@ class VideoSource:
             return False
 
     def _open_cv(self, source: str | int) -> None:
-        cap = cv2.VideoCapture(source)
-        ok, frame = cap.read() if cap.isOpened() else (False, None)
+        with native_quiet():  # FFmpeg's own lines ("moov atom not found") before ours
+            cap = cv2.VideoCapture(source)
+            ok, frame = cap.read() if cap.isOpened() else (False, None)
         if not ok:
             cap.release()
             what = "camera" if isinstance(source, int) else "cannot decode"
