@@ -39,7 +39,7 @@ def real_sets() -> dict[str, list[tuple[str, str]]]:
         name = (
             "wild_dev" if label in ("walking", "running", "jumping", "handwaving") else "wild_other"
         )
-        sets[name].append((str((wild.parent / path).resolve()), WILD[label]))
+        sets[name].append((str((wild.parent / path).resolve()), WILD.get(label, "")))
     for p in sorted((DATA / "formats").glob("*_wave_*.avi")):
         sets["hmdb_wave"].append((str(p.resolve()), WAVING))
     return {k: v for k, v in sets.items() if v}

@@ -254,3 +254,22 @@ def test_the_people_builtin_config_trains_the_built_in_models_features_and_head(
     with pytest.raises(ActrecError, match=r"model.hidden=64 differs from train.init=builtin"):
         _head_shape(wider.model, b, "builtin")
     assert _head_shape(load_config(None).model, None, "")["hidden"] == 128
+
+
+WEIZMANN = {"bend": "bending", "jack": "jumping_jacks", "wave1": "waving_one_hand",
+            "wave2": "waving_both_hands"}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_built_in_model_labels_real_weizmann_performers(tmp_path):
+    """Real people it never trained on (the Weizmann actions, 6 performers, 48 clips), by
+    predict's rule at detection size 256 (the clips are 64 px: upscaled 4x)."""
+    from tests.conftest import SHARED
+
+    clips = sorted((SHARED / "weizmann4").glob("*/*.avi"))
+    if not clips:
+        pytest.skip("../shared/data/weizmann4 is absent")
+    opts = PredictOptions(people_imgsz=256, progress=False)
+    wrong = [c.name for c in clips
+             if predict_video("builtin", c, opts)["label"] != WEIZMANN[c.parent.name]]  # fmt: skip
+    assert len(clips) - len(wrong) >= 42, wrong

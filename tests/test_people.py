@@ -338,3 +338,44 @@ def test_person_models_run_on_pose_weights_where_auto_finds_a_detection_model(
     clip = _two_people_clip(tmp_path / "two.mp4", frames=15)
     result = predict_video("builtin", clip, PredictOptions(device="cpu"))
     assert result["people"] and result["backbone"] == builtin["backbone"]["fingerprint"]
+
+
+def test_a_person_model_exports_to_onnx_and_labels_as_torch_does(people_bundle, tmp_path):
+    """`actrec export` of a person model: its head runs in ONNX Runtime (the pose model and the
+    tracker stay in ultralytics' torch), every person's timeline as torch gives it."""
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    from actrec.export import export
+
+    model = tmp_path / "people.pt"
+    shutil.copy(people_bundle, model)
+    export(model, echo=lambda *_: None)
+    clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
+    torch_r = predict_video(model, clip, PredictOptions(progress=False))
+    onnx_r = predict_video(model, clip, PredictOptions(progress=False, runtime="onnx"))
+    assert len(onnx_r["people"]) == len(torch_r["people"]) == 2
+    for a, b in zip(torch_r["people"], onnx_r["people"], strict=True):
+        assert [r["label"] for r in a["timeline"]] == [r["label"] for r in b["timeline"]]
+        assert a["score"] == pytest.approx(b["score"], abs=1e-4)
+
+
+def test_live_window_labels_each_person_as_predict_does(people_bundle, tmp_path):
+    """Per person, live's last label (window mode, no smoothing, no threshold) is predict's
+    last window for that person: the same tracks, resampled and scored the same way."""
+    from actrec.config import LiveOptions
+    from actrec.live import run_live
+
+    clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
+    log = tmp_path / "l.jsonl"
+    opts = LiveOptions(source=str(clip), mode="window", realtime=False, headless=True,
+                       log=str(log), smooth=1, threshold=0.0)  # fmt: skip
+    run_live(people_bundle, opts, echo=lambda *_: None)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    want = predict_video(people_bundle, clip, PredictOptions(progress=False, threshold=0.0))
+    assert len(want["people"]) == 2
+    for person in want["people"]:
+        last = [r for r in rows if r["id"] == person["id"]][-1]
+        window = person["timeline"][-1]
+        assert (last["label"], last["score"]) == pytest.approx((window["label"], window["score"]),
+                                                               abs=1e-3)  # fmt: skip

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from actrec.backbone import Backbone, FrameStream
 from actrec.errors import ActrecError
 from actrec.people import NobodyFound, People, PersonStream
-from actrec.video import open_video, sampled_indices
+from actrec.video import fit_size, open_video, sampled_indices
 
 Source = Backbone | People  # what turns frames into features: whole frames, or people
 
@@ -51,8 +51,7 @@ class ChunkStream(IterableDataset):
                 fps, duration, n = src.fps, src.duration, src.n_frames
                 total = len(sampled_indices(n, fps, self.fps)) if n else 0
                 w, h = src.size
-                k = self.size / max(w, h) if self.keep_aspect else 0
-                size = (max(32, round(w * k)), max(32, round(h * k))) if k else (self.size,) * 2
+                size = fit_size((w, h), self.size) if self.keep_aspect else (self.size,) * 2
                 for c in src.chunks(self.fps, size, self.chunk):
                     yield dict(path=path, frames=c.frames, times=c.times, scale=w / size[0],
                                total=total, last=False)  # fmt: skip

@@ -34,7 +34,7 @@ from actrec.head import UNSURE, GRUHead, RunningStandardiser, label_name, score_
 from actrec.overlay import VideoOut, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
-from actrec.video import Grabber
+from actrec.video import Grabber, fit_size, resize
 
 log = logging.getLogger("actrec")
 
@@ -149,9 +149,8 @@ class PersonScorer:
 
     def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """A frame at the detection size (long side), and source pixels per small pixel."""
-        h, w = rgb.shape[:2]
-        k = self.size / max(h, w)
-        return cv2.resize(rgb, (max(32, round(w * k)), max(32, round(h * k)))), 1 / k
+        size = fit_size(rgb.shape[1::-1], self.size)
+        return resize(rgb, size), rgb.shape[1] / size[0]  # as predict decodes and scales
 
     def warm_up(self, size: tuple[int, int]) -> None:
         """Run the pose model and the head once on a blank frame of the source's `size` (w, h),

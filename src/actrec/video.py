@@ -47,6 +47,23 @@ def native_quiet() -> Iterator[None]:
         os.close(saved)
 
 
+def fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """A frame's (w, h) scaled so that its long side is `long_side`, aspect kept (32 px at
+    least): how the person stream sizes frames for the pose model, in predict and live alike."""
+    w, h = size
+    k = long_side / max(w, h)
+    return max(32, round(w * k)), max(32, round(h * k))
+
+
+def resize(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """A frame at `size` (w, h): area averaging to shrink; bilinear to enlarge, as repeating
+    pixels into blocks (OpenCV's area mode upwards) hides people from the pose model."""
+    if size is None or rgb.shape[1::-1] == size:
+        return rgb
+    shrink = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 @dataclass
 class FrameChunk:
     """Consecutive sampled frames of one source."""
@@ -177,12 +194,7 @@ class VideoSource:
 
     @staticmethod
     def _resized(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-        if size is None or rgb.shape[1::-1] == size:
-            return rgb
-        # area averaging to shrink; to enlarge (64 px Weizmann clips) it repeats pixels into
-        # blocks, in which the pose model finds nobody: bilinear there
-        shrink = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
-        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return resize(rgb, size)
 
     def _cv_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:
         # grab() decodes every frame (the codec needs them all) but only the sampled ones are
