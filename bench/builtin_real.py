@@ -92,7 +92,7 @@ def vtest_share(model: str, imgsz: int) -> tuple[float, int]:
     """Share of person-seconds (people tracked ≥ 2 s) labelled walking, and how many people."""
     from person_seconds import label_seconds  # bench/, beside this script
 
-    from actrec.config import PredictOptions
+    from actrec.options import PredictOptions
     from actrec.predict import predict_video
 
     r = predict_video(model, DATA / "formats" / "vtest.avi", PredictOptions(people_imgsz=imgsz,

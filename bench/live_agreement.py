@@ -33,8 +33,8 @@ def clips(list_file: Path) -> list[tuple[str, str]]:
 
 def live_log(model: str, video: str, mode: str) -> tuple[str, list[dict]]:
     """Run live on a file → (final label, every logged row)."""
-    from actrec.config import LiveOptions
     from actrec.live import run_live
+    from actrec.options import LiveOptions
 
     log = DATA / f"agreement_{mode}.jsonl"
     opts = LiveOptions(source=video, mode=mode, realtime=False, headless=True, threshold=0.0,

@@ -79,8 +79,8 @@ def stats(rows: list[dict]) -> dict:
 
 def run(seconds: float, imgsz: int, realtime: bool, model: str | None, mode: str,
         runtime: str = "torch") -> dict:  # fmt: skip
-    from actrec.config import LiveOptions
     from actrec.live import run_live
+    from actrec.options import LiveOptions
 
     video, _ = long_video(seconds)
     model = model or str(fresh_bundle(imgsz))

@@ -49,9 +49,9 @@ def bench_h(people, video: str, realtime: bool) -> dict:
     import torch
 
     from actrec.bundle import make_bundle
-    from actrec.config import LiveOptions
     from actrec.head import GRUHead
     from actrec.live import run_live
+    from actrec.options import LiveOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "m.pt"

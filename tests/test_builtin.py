@@ -13,9 +13,9 @@ import torch
 
 import actrec.bundle as bundle_mod
 from actrec.bundle import BUILTIN_MODEL, head_from_bundle, load_bundle
-from actrec.config import BuiltinOptions, PredictOptions
 from actrec.errors import ActrecError
 from actrec.head import UNSURE, score_windows, video_label, window_starts
+from actrec.options import BuiltinOptions, PredictOptions
 from actrec.pose import PART_DIMS
 from actrec.predict import predict_video
 from actrec.synthetic.body import CLASSES, draw_body, motion, pose_3d

@@ -13,8 +13,8 @@ import pytest
 
 from actrec.cache import FeatureCache
 from actrec.cli import main
-from actrec.config import LiveOptions, PredictOptions, SynthOptions, load_options
 from actrec.errors import ActrecError
+from actrec.options import LiveOptions, PredictOptions, SynthOptions, load_options
 
 
 @pytest.mark.parametrize("cmd", ["predict", "live", "evaluate", "synth"])

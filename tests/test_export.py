@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
-from actrec.config import PredictOptions
 from actrec.errors import ActrecError
 from actrec.export import export, paths, use_onnx
 from actrec.features import video_features
+from actrec.options import PredictOptions
 from actrec.predict import predict_video
 from tests.conftest import SHARED, write_clip
 
@@ -125,8 +125,8 @@ def test_grid_pooling_exports_for_maps_the_grid_does_not_divide(tmp_path):
 
 
 def test_evaluate_with_onnx_gives_torch_metrics(exported, run, tmp_path):
-    from actrec.config import EvaluateOptions
     from actrec.evaluate import evaluate
+    from actrec.options import EvaluateOptions
 
     data = str(Path(run["run_dir"]) / "test_list.txt")
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from actrec.capture import Grabber
 from actrec.cli import main
-from actrec.config import LiveOptions
 from actrec.errors import ActrecError
 from actrec.head import UNSURE, GRUHead, clip_standardise, time_mask
 from actrec.live import Lane, Smoother, lane_count, run_live
-from actrec.video import Grabber, open_video
+from actrec.options import LiveOptions
+from actrec.video import open_video
 from tests.conftest import write_clip
 
 

@@ -10,16 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-import actrec.backbone as backbone_mod
-from actrec.backbone import Backbone, carried_pose_weights
+import actrec.weights as weights_mod
+from actrec.backbone import Backbone
 from actrec.bundle import make_bundle
-from actrec.config import FeatureSettings, PeopleSettings, PredictOptions
+from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
 from actrec.head import GRUHead
+from actrec.options import PredictOptions
 from actrec.people import People
 from actrec.pose import N_JOINTS, TRAVEL_STEPS, pose_features
 from actrec.predict import predict_video
 from actrec.video import open_video
+from actrec.weights import carried_pose_weights
 from tests.conftest import write_clip
 
 POSE = dict(imgsz=64, layers=[4, 6], batch=16)  # the carried pretrained weights, small input
@@ -39,7 +41,7 @@ def test_the_carried_pose_weights_are_found_and_hash_checked(tmp_path, monkeypat
         def locate_file(self, name):
             return tmp_path / name
 
-    monkeypatch.setattr(backbone_mod.importlib.metadata, "distribution", lambda name: Dist())
+    monkeypatch.setattr(weights_mod.importlib.metadata, "distribution", lambda name: Dist())
     assert carried_pose_weights() is None  # a file with the wrong hash is not used
     untrained = Backbone(FeatureSettings(**POSE))  # and auto falls back, loudly
     assert not untrained.pretrained and "UNTRAINED" in untrained.warning
@@ -218,8 +220,8 @@ def test_the_person_stream_needs_pose_weights():
 
 
 def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp_path):
-    from actrec.config import LiveOptions
     from actrec.live import run_live
+    from actrec.options import LiveOptions
 
     clip = _two_people_clip(tmp_path / "two.mp4", frames=15)
     log = tmp_path / "l.jsonl"
@@ -238,7 +240,7 @@ def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp
 
 def test_live_shows_a_barely_seen_person_as_unsure(people_bundle, tmp_path, monkeypatch):
     import actrec.live as live_mod
-    from actrec.config import LiveOptions
+    from actrec.options import LiveOptions
 
     clip = _two_people_clip(tmp_path / "two.mp4", frames=12)
     log = tmp_path / "l.jsonl"
@@ -324,8 +326,9 @@ def test_person_models_run_on_pose_weights_where_auto_finds_a_detection_model(
     from ultralytics import YOLO
 
     from actrec.bundle import load_bundle, source_for_bundle
-    from actrec.config import PredictOptions, load_config
+    from actrec.config import load_config
     from actrec.extract import feature_source
+    from actrec.options import PredictOptions
 
     monkeypatch.chdir(tmp_path)
     YOLO("yolo11n.yaml").save("yolo11n.pt")  # a detection checkpoint where auto looks first
@@ -363,8 +366,8 @@ def test_a_person_model_exports_to_onnx_and_labels_as_torch_does(people_bundle, 
 def test_live_window_labels_each_person_as_predict_does(people_bundle, tmp_path):
     """Per person, live's last label (window mode, no smoothing, no threshold) is predict's
     last window for that person: the same tracks, resampled and scored the same way."""
-    from actrec.config import LiveOptions
     from actrec.live import run_live
+    from actrec.options import LiveOptions
 
     clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
     log = tmp_path / "l.jsonl"

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from actrec.cli import main
-from actrec.config import EvaluateOptions, PredictOptions
 from actrec.errors import ActrecError
 from actrec.evaluate import evaluate
+from actrec.options import EvaluateOptions, PredictOptions
 from actrec.predict import predict_video
 from tests.conftest import write_clip
 

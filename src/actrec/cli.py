@@ -18,18 +18,18 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from actrec.config import (
+from actrec.config import load_config
+from actrec.errors import ActrecError
+from actrec.keys import parse_overrides, unknown_key
+from actrec.options import (
     EvaluateOptions,
     ExportOptions,
     LiveOptions,
     PredictOptions,
     SynthOptions,
     describe_options,
-    load_config,
     load_options,
 )
-from actrec.errors import ActrecError
-from actrec.keys import parse_overrides, unknown_key
 
 USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --help: its options)
 

@@ -1,4 +1,4 @@
-"""Typed configuration: dataclasses for the YAML configs in `configs/` and each command's options.
+"""Typed configuration: dataclasses for the YAML configs in `configs/` (options: `options`).
 
 Sits beside the flow and imports none of it, so `actrec --help` and `synth` start without torch.
 Values come from defaults ← YAML ← `key=value`; each is coerced to its field's type and checked
@@ -7,8 +7,7 @@ against its rule, and an unknown key is an error with a "did you mean" hint, as 
 
 from __future__ import annotations
 
-import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from actrec.keys import (
     flatten,
     image_size,
     opt,
-    parse_overrides,
     positive,
     set_key,
     unit_interval,
@@ -179,102 +177,6 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
-# ---- the options of the commands that take no CONFIG.yaml ---------------------------------------
-
-
-@dataclass
-class SynthOptions:
-    kind: str = opt("video", "video: rendered clips (the demo) | skeleton: keypoint sequences "
-                    "of tracked people, as the pose model reports them", choices=("video",
-                    "skeleton"))  # fmt: skip
-    out: str | None = opt(None, "output folder (default: data/synth, or data/skeletons)")
-    classes: str = opt("", "comma-separated subset of the classes (default: all)")
-    clips_per_class: int = opt(40, "clips of each class", positive, "> 0")
-    performers: int = opt(10, "distinct performers (groups for the split)", positive, "> 0")
-    seed: int = opt(0, "random seed: the same seed gives the same videos")
-
-
-RUNTIMES = ("torch", "onnx")
-
-
-@dataclass
-class ExportOptions:
-    format: str = opt("onnx", "onnx", choices=("onnx",))
-    out: str | None = opt(None, "folder for the graphs (default: beside the model)")
-
-
-@dataclass
-class BuiltinOptions:
-    out: str = opt("", "bundle to write (default: the one shipped in the package)")
-    clips_per_class: int = opt(400, "synthetic skeletons of each class", positive, "> 0")
-    epochs: int = opt(60, "training epochs", positive, "> 0")
-    average: float = opt(0.5, "average the weights over this last share of the epochs (SWA; 0: "
-                         "off)", unit_interval, "a number in [0, 1]")  # fmt: skip
-    window: int = opt(32, "steps per window (at sample fps)", positive, "> 0")
-    hidden: int = opt(128, "GRU width", positive, "> 0")
-    clip_norm: bool | str = opt(False, "as model.clip_norm (false: the pose itself counts, "
-                                "e.g. hands above the head)")  # fmt: skip
-    parts: list[str] = opt(["pose", "travel"], "as people.parts (keypoints and travel: box and "
-                           "velocity parts measured worse on real clips)",
-                           rule=lambda v: bool(v) and set(v) <= set(PEOPLE_PARTS) - {"roi"},
-                           expects="a non-empty list of pose, velocity, box, travel")  # fmt: skip
-    fps: float = opt(10.0, "sample fps", positive, "> 0")
-    seed: int = opt(0, "random seed: skeletons, initialisation and order")
-
-
-@dataclass
-class PredictOptions:
-    out: str | None = opt(None, "write the video with the labels drawn on it")
-    json: str | None = opt(None, "write the result and timeline as JSON")
-    stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
-                               positive, "> 0")  # fmt: skip
-    threshold: float | None = opt(None, "below this score the label is '…' (default: the "
-                                  "model's)", unit_interval, "a number in [0, 1]")  # fmt: skip
-    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
-                                   "the model's); larger finds smaller people", image_size,
-                                   IMAGE_SIZE)  # fmt: skip
-    progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
-    runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
-                       choices=RUNTIMES)  # fmt: skip
-
-
-@dataclass
-class EvaluateOptions:
-    data: str | None = opt(None, "dataset: class folders or a list file "
-                                 "(default: the run's test_list.txt)")  # fmt: skip
-    cache_dir: str = opt("data/cache", "feature cache")
-    out: str | None = opt(None, "folder for metrics.json and the confusion matrix (default: "
-                          "eval/ beside the model; runs/builtin/eval for the built-in "
-                          "one)")  # fmt: skip
-    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
-    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    runtime: str = opt("torch", "torch | onnx: the head (and the backbone, for videos not yet "
-                       "cached) in ONNX Runtime; 'actrec export MODEL' first",
-                       choices=RUNTIMES)  # fmt: skip
-
-
-@dataclass
-class LiveOptions:
-    source: str | int = opt(0, "camera index, video file or stream URL")
-    mode: str = opt("stream", "stream: one GRU step per frame | window: re-score the last window",
-                    choices=("stream", "window"))  # fmt: skip
-    realtime: bool | None = opt(None, "files: paced at their fps (default) or as fast as possible")
-    smooth: int = opt(5, "moving average over this many probability vectors", positive, "> 0")
-    threshold: float | None = opt(None, "below it the label shows as '…' (default: the model's, "
-                                  "as predict)", unit_interval, "a number in [0, 1]")  # fmt: skip
-    topk: int = opt(3, "classes listed under the label", positive, "> 0")
-    lanes: int | None = opt(None, "frame lanes (default: source fps / model fps)", positive,
-                            "> 0")  # fmt: skip
-    headless: bool | None = opt(None, "no window (default: true when there is no display)")
-    out: str | None = opt(None, "write the annotated video")
-    log: str | None = opt(None, "write JSON lines: t, label, score, fps, latency_ms")
-    duration: float | None = opt(None, "stop after this many seconds", positive, "> 0")
-    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
-                       choices=RUNTIMES)  # fmt: skip
-
-
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults ← YAML file ← overrides. Raises ActrecError on unknown keys or bad values."""
     cfg = Config()
@@ -293,29 +195,6 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     for key, value in {**flatten(tree), **(overrides or {})}.items():
         set_key(cfg, key, value, known)
     return cfg
-
-
-Options = typing.TypeVar("Options")
-
-
-def load_options(kind: type[Options], args: list[str]) -> Options:
-    """A command's `key=value` options → its options dataclass, checked like config keys."""
-    opts = kind()
-    known = flat_keys(opts)
-    for key, value in parse_overrides(args).items():
-        set_key(opts, key, value, known, "option")
-    return opts
-
-
-def describe_options(kind: type) -> list[str]:
-    """One help line per option: `key=default  what it does`."""
-    left = []
-    for f in fields(kind):
-        default = f.default if f.default is not MISSING else f.default_factory()
-        left.append(f"{f.name}={'' if default is None else default}")
-    width = max(map(len, left))  # one column for the help, whatever the names and defaults
-    return [f"  {k:<{width}}  {f.metadata.get('help', '')}".rstrip()
-            for k, f in zip(left, fields(kind), strict=True)]  # fmt: skip
 
 
 def validate(obj: Any, prefix: str = "") -> None:

@@ -24,12 +24,12 @@ from actrec.bundle import (
 )
 from actrec.cache import FeatureCache
 from actrec.catalog import load_clips
-from actrec.config import EvaluateOptions
 from actrec.data import SequenceDataModule, split_from_cache
 from actrec.errors import ActrecError
 from actrec.extract import extract, quiet_lightning, report
 from actrec.head import stride_steps
 from actrec.model import ActionClassifier
+from actrec.options import EvaluateOptions
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"
 

@@ -28,13 +28,14 @@ import torch
 from actrec.backbone import Backbone, FrameStream
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.cache import atomic_path
-from actrec.config import LiveOptions
+from actrec.capture import Grabber
 from actrec.errors import ActrecError
 from actrec.head import UNSURE, GRUHead, RunningStandardiser, label_name, score_windows
+from actrec.options import LiveOptions
 from actrec.overlay import VideoOut, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
-from actrec.video import Grabber, fit_size, resize
+from actrec.video import fit_size, resize
 
 log = logging.getLogger("actrec")
 

@@ -19,10 +19,10 @@ import torch
 
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
 from actrec.cache import atomic_path
-from actrec.config import PredictOptions
 from actrec.errors import ActrecError
 from actrec.features import video_features
 from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
+from actrec.options import PredictOptions
 from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import seen_share
 from actrec.video import open_video

@@ -21,11 +21,12 @@ from lightning.pytorch.callbacks import RichProgressBar, WeightAveraging
 
 from actrec.backbone import Backbone
 from actrec.bundle import BUILTIN_MODEL
-from actrec.config import BuiltinOptions, FeatureSettings, PeopleSettings, validate
+from actrec.config import FeatureSettings, PeopleSettings, validate
 from actrec.data import ArrayStore, SequenceDataModule, Split
 from actrec.evaluate import test_and_report
 from actrec.extract import quiet_lightning
 from actrec.model import ActionClassifier
+from actrec.options import BuiltinOptions
 from actrec.people import People
 from actrec.pose import Track, mirror, pose_features
 from actrec.synthetic.skeleton import CLASSES, skeleton_dataset
@@ -108,7 +109,7 @@ def train_builtin(opts: BuiltinOptions, echo=print) -> dict:
 if __name__ == "__main__":  # make builtin-model
     import sys
 
-    from actrec.config import load_options
+    from actrec.options import load_options
 
     m = train_builtin(load_options(BuiltinOptions, sys.argv[1:]))
     print(f"built-in model: {m['out']} (synthetic held-out top-1 {m['test/acc']:.3f})")
