@@ -1,6 +1,6 @@
 """Which YOLO weights: `auto`, `pose`, `carried`, a file or an untrained YAML → a loaded model.
 
-The start of `backbone` in the flow (which runs what this loads); with `backbone` and `people`
+The start of `backbone` in the flow (which runs what this loads); with `people`, one of the two
 the only modules that import ultralytics. Ultralytics tries the network at import and on first
 use: this module sets it offline before anything imports it.
 """
