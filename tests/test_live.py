@@ -161,3 +161,18 @@ def test_missing_camera_and_unreadable_file_are_one_line(run, capsys, bad_videos
         assert main(["live", model, "source=clip.avi", bad]) == 1, bad
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+
+
+def test_live_takes_the_models_unsure_threshold_as_predict_does(run, tmp_path):
+    """No threshold= given: the bundle's predict.threshold, as predict uses it."""
+    bundle = torch.load(Path(run["run_dir"]) / "model.pt", weights_only=True)
+    bundle["predict"]["threshold"] = 1.0  # nothing is ever that sure
+    torch.save(bundle, tmp_path / "unsure.pt")
+    clip = write_clip(tmp_path / "c.mp4", n=20)
+    log = tmp_path / "l.jsonl"
+    opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log))
+    run_live(tmp_path / "unsure.pt", opts, echo=lambda *_: None)
+    labels = {json.loads(line)["label"] for line in log.read_text().splitlines()}
+    assert labels == {UNSURE}
+    opts = LiveOptions(source=str(clip), realtime=False, headless=True, threshold=0.0)
+    assert run_live(tmp_path / "unsure.pt", opts, echo=lambda *_: None)["label"] != UNSURE

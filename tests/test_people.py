@@ -382,3 +382,15 @@ def test_live_window_labels_each_person_as_predict_does(people_bundle, tmp_path)
         window = person["timeline"][-1]
         assert (last["label"], last["score"]) == pytest.approx((window["label"], window["score"]),
                                                                abs=1e-3)  # fmt: skip
+
+
+def test_the_tracker_keeps_a_lost_person_for_the_same_time_at_any_feed_rate():
+    """ByteTrack counts lost frames: live feeds it every camera frame (30 fps) where predict
+    feeds the sampled ones (10 fps), so its buffer is sized for the rate it is really fed."""
+    from actrec.people import PersonStream
+
+    people = People(Backbone(FeatureSettings(**POSE)), PeopleSettings(enabled=True))
+    sampled, camera = PersonStream(people, fps=10.0), PersonStream(people, 10.0, feed_fps=30.0)
+    assert camera.tracker.max_frames_lost == 3 * sampled.tracker.max_frames_lost
+    camera.feed_rate(15.0)  # the CPU keeps up with half the camera's frames
+    assert camera.tracker.max_frames_lost == round(1.5 * sampled.tracker.max_frames_lost)
