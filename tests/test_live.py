@@ -14,8 +14,9 @@ from actrec.capture import Grabber
 from actrec.cli import main
 from actrec.errors import ActrecError
 from actrec.head import UNSURE, GRUHead, clip_standardise, time_mask
-from actrec.live import Lane, Smoother, lane_count, run_live
+from actrec.live import Smoother, run_live
 from actrec.options import LiveOptions
+from actrec.streaming import Lane, lane_count
 from actrec.video import open_video
 from tests.conftest import write_clip
 

@@ -166,6 +166,11 @@ def cmd_predict(args: list[str]) -> None:
         _echo(f"people: {len(r['people'])} tracked; " + ", ".join(
             f"{p['id']}: {p['label']} ({p['score']:.2f}, {p['start_s']:.1f}-{p['end_s']:.1f} s)"
             for p in r["people"][:8]) + (" ..." if len(r["people"]) > 8 else ""))  # fmt: skip
+    for e in r.get("events", [])[:8]:  # one-off actions: a fall, sitting down, standing up
+        who = f"person {e['id']} " if "id" in e else ""
+        _echo(
+            f"event: {who}{e['label']} at {e['start_s']:.1f}-{e['end_s']:.1f} s ({e['score']:.2f})"
+        )
     if r.get("hint"):
         _echo(f"hint: {r['hint']}")
     for path, what in ((o.json, "timeline JSON"), (o.out, "annotated video")):
@@ -188,7 +193,8 @@ def cmd_live(args: list[str]) -> None:
     r = run_live(model, o, _echo)
     _echo(f"live: {r['labelled']} frames labelled in {r['seconds']:.1f} s, median "
           f"{r['fps_median']:.1f} FPS, label latency p50 {r['latency_p50_ms']:.0f} ms / p95 "
-          f"{r['latency_p95_ms']:.0f} ms, {r['dropped']} frames dropped; "
+          f"{r['latency_p95_ms']:.0f} ms, {r['dropped']} frames dropped, {len(r['events'])} "
+          f"event(s); "
           f"last label: {r['label']} ({r['score']:.2f})")  # fmt: skip
 
 

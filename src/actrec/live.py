@@ -17,7 +17,6 @@ import math
 import time
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -25,90 +24,20 @@ import cv2
 import numpy as np
 import torch
 
-from actrec.backbone import Backbone, FrameStream
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.cache import atomic_path
 from actrec.capture import Grabber
 from actrec.errors import ActrecError
-from actrec.head import UNSURE, GRUHead, RunningStandardiser, label_name, score_windows
+from actrec.events import Alerts
+from actrec.head import UNSURE, GRUHead, label_name, score_windows
 from actrec.options import LiveOptions
-from actrec.overlay import VideoOut, draw_overlay, draw_person, has_display, qt_fonts
+from actrec.overlay import ALERT, VideoOut, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
+from actrec.streaming import Scorer, lane_count
 from actrec.video import fit_size, resize
 
 log = logging.getLogger("actrec")
-
-
-@dataclass
-class Run:
-    """One GRU run, started from a zero state at some step: its state and outputs so far."""
-
-    state: torch.Tensor | None = None  # (layers, 1, H)
-    outs: list[torch.Tensor] = field(default_factory=list)  # (H,) per step
-
-
-class Lane:
-    """One fps-spaced subsequence of the frames: its features (motion input carried inside),
-    running statistics, the last `window` features and its GRU runs."""
-
-    def __init__(self, backbone: Backbone, window: int, scale: bool = True) -> None:
-        self.window = window
-        self.features = FrameStream(backbone)
-        self.standardise = RunningStandardiser(span=window / 3, scale=scale)
-        self.feats: deque[np.ndarray] = deque(maxlen=window)  # (D,) each
-        self.runs: list[Run] = []  # oldest first
-
-    def runs_for_step(self) -> list[Run]:
-        """Staggered restarts: a new run every window/2 steps, a run dropped at `window` steps.
-
-        The head was trained on windows that start from a zero state; a state carried on for
-        minutes would remember actions long gone. The oldest live run has seen between half a
-        window and a window of frames, like `predict`'s windows, for 2 GRU steps per frame.
-        """
-        if self.runs and len(self.runs[0].outs) >= self.window:
-            self.runs.pop(0)
-        if not self.runs or len(self.runs[-1].outs) >= max(1, self.window // 2):
-            self.runs.append(Run())
-        return self.runs
-
-
-class Scorer:
-    """Frames → class probabilities, streaming (one GRU step) or over the last window."""
-
-    def __init__(self, head: GRUHead, backbone: Backbone, window: int, mode: str, lanes: int):
-        self.head, self.mode, self.window = head, mode, window
-        scale = head.clip_norm != "center"
-        self.lanes = [Lane(backbone, window, scale) for _ in range(max(1, lanes))]
-        self.size = (backbone.settings.imgsz,) * 2
-        self.backbone = backbone
-
-    @torch.inference_mode()
-    def warm_up(self, size: tuple[int, int]) -> None:
-        """Run the backbone and the head once on a blank frame, outside the lanes' state, so the
-        first real frame pays no set-up."""
-        blank = np.zeros((1, *self.size, 3), np.uint8)
-        feats = self.backbone.features(blank)  # (1, D)
-        score_windows(self.head, np.repeat(feats, self.window, 0), self.window, [0])
-        self.head.step(torch.from_numpy(feats), None)
-
-    @torch.inference_mode()
-    def __call__(self, rgb: np.ndarray, lane: int) -> np.ndarray:
-        """A full-size RGB frame → (C,) probabilities from lane `lane`."""
-        ln = self.lanes[lane]
-        small = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-        f = ln.features.step(small[None])[0]  # (D,)
-        ln.feats.append(f)
-        if self.mode == "window":  # the call `predict` makes on its last window
-            return score_windows(self.head, np.stack(ln.feats), self.window, [0])[0]
-        x = torch.from_numpy(f)
-        z = ln.standardise(x) if self.head.clip_norm else x[None]  # (1, D)
-        for run in ln.runs_for_step():
-            out, run.state = self.head.step(z, run.state)  # (1, H)
-            run.outs.append(out[0])
-        outs = torch.stack(ln.runs[0].outs)[None]  # (1, T', H) of the oldest run
-        logits = self.head.pool_classify(outs, torch.ones(outs.shape[:2], dtype=torch.bool))
-        return torch.softmax(logits[0], -1).numpy()
 
 
 class Smoother:
@@ -147,6 +76,8 @@ class PersonScorer:
         self.size = people.settings.imgsz
         self.smooth: dict[int, Smoother] = {}
         self.fed: deque[float] = deque(maxlen=30)  # media times of the last frames pushed
+        self.alerts = Alerts(quiet_s=window / fps)  # one-off actions: one alert per event
+        self.fired: list[dict] = []  # the events of the last call
 
     def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """A frame at the detection size (long side), and source pixels per small pixel."""
@@ -173,6 +104,7 @@ class PersonScorer:
         for tid in [i for i, tr in tracks.items() if t - tr.times[-1] > self.LOST_S]:
             del tracks[tid]  # lost for good: its memory goes
             self.smooth.pop(tid, None)
+            self.alerts.forget(tid)
         out = []
         for tid in ids:
             tr = tracks[tid]
@@ -190,14 +122,8 @@ class PersonScorer:
                 probs, None if seen is None else float(seen.mean())
             )
             out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
+        self.fired = [e for tid, _, sh in out if (e := self.alerts(tid, t, sh[0], sh[1]))]
         return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
-
-
-def lane_count(source_fps: float, model_fps: float, mode: str, lanes: int | None) -> int:
-    """Auto: as many lanes as the source has frames per model frame; window mode uses one."""
-    if lanes:
-        return int(lanes)
-    return 1 if mode == "window" else max(1, round(source_fps / model_fps))
 
 
 def _summary(records: list[dict], grab: Grabber, shown: tuple, seconds: float) -> dict:
@@ -245,16 +171,16 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
             stack.callback(writer.close)  # released before the rename above
         if not headless:
             stack.callback(cv2.destroyAllWindows)
-        records, shown, seconds = _loop(bundle, head, source, grab, opts, headless, writer,
+        records, events, shown, seconds = _loop(bundle, head, source, grab, opts, headless, writer,
                                         logf, echo)  # fmt: skip
     if grab.error:
         raise ActrecError(grab.error)
-    return _summary(records, grab, shown, seconds)
+    return {**_summary(records, grab, shown, seconds), "events": events}
 
 
 def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
-    """Warm up, then read, label, draw and write until the source ends; → (records, last shown,
-    seconds)."""
+    """Warm up, then read, label, draw and write until the source ends; → (records, events,
+    last shown, seconds)."""
     s = bundle["sample"]
     threshold = (
         bundle["predict"].get("threshold", 0.0) if opts.threshold is None else opts.threshold
@@ -273,6 +199,7 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     records: list[dict] = []
+    events: list[dict] = []
     stamps: deque[float] = deque(maxlen=30)
     shown, last_slot, latency, fps, seen = (UNSURE, 0.0, []), -1, 0.0, 0.0, []
     grab.start()  # everything is loaded and warm: the source's clock starts now
@@ -299,10 +226,19 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                     records.append(rec)
                     if logf:
                         logf.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                for event in persons.fired if mode == "people" else []:  # one line per event
+                    events.append(event)
+                    echo(f"live: person {event['id']} {event['event']} at {event['t']:.1f} s")
+                    if logf:
+                        logf.write(json.dumps(event, ensure_ascii=False) + "\n")
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
             draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
             for pid, box, (label, sc, _) in seen:
-                draw_person(bgr, box, f"{pid} {label} {sc:.2f}")
+                alert = persons.alerts.shown(pid, frame.t)
+                if alert:  # held a few seconds over the person, whatever their label is now
+                    draw_person(bgr, box, f"{pid} {alert[0].upper()} {alert[1]:.2f}", ALERT)
+                else:
+                    draw_person(bgr, box, f"{pid} {label} {sc:.2f}")
             if writer:
                 writer.write(bgr, frame.t)
             if not headless:
@@ -313,4 +249,4 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                 break
     except KeyboardInterrupt:
         echo("live: interrupted; closing the outputs")
-    return records, shown, time.perf_counter() - start
+    return records, events, shown, time.perf_counter() - start

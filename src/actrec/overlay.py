@@ -47,14 +47,17 @@ def draw_overlay(bgr: np.ndarray, shown: tuple, fps: float, latency: float, info
                 cv2.LINE_AA)  # fmt: skip
 
 
-def draw_person(frame: np.ndarray, box, text: str) -> None:
+PERSON, ALERT = (0, 200, 255), (0, 0, 255)  # BGR: a person's box; an event alert's
+
+
+def draw_person(frame: np.ndarray, box, text: str, colour: tuple = PERSON) -> None:
     """A person's box with `text` (id, label, score) above it, on a BGR frame (in place)."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     scale = max(0.4, frame.shape[1] / 1280)
-    cv2.rectangle(frame, (x1, y1), (x2, y2), (0, 200, 255), max(2, int(3 * scale)))
+    cv2.rectangle(frame, (x1, y1), (x2, y2), colour, max(2, int(3 * scale)))
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, 1)
     top = max(th + 4, y1)
-    cv2.rectangle(frame, (x1, top - th - 4), (x1 + tw + 4, top), (0, 200, 255), -1)
+    cv2.rectangle(frame, (x1, top - th - 4), (x1 + tw + 4, top), colour, -1)
     cv2.putText(frame, text, (x1 + 2, top - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
                 (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
 

@@ -20,6 +20,7 @@ import torch
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
 from actrec.cache import atomic_path
 from actrec.errors import ActrecError
+from actrec.events import find_events
 from actrec.features import video_features
 from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
 from actrec.options import PredictOptions
@@ -62,10 +63,12 @@ class Labeller:
         rows = timeline(probs, starts, self.window, times, end, start)
         for row, s, p in zip(rows, starts, probs, strict=True):
             row["label"] = self.name(p, at(s, s + self.window))
+        span = np.array([[r["start_s"], r["end_s"]] for r in rows])  # (W, 2) seconds
         return dict(
             label=self.name(mean, at(0, len(feats))), score=round(float(mean.max()), 4),
             probabilities={c: round(float(p), 4) for c, p in zip(self.classes, mean, strict=True)},
             timeline=rows,
+            events=find_events(probs, span[:, 0], span[:, 1], self.classes, self.threshold),
         )  # fmt: skip
 
 
@@ -148,6 +151,9 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     )  # fmt: skip
     if v.tracks:
         result["people"] = [_person(t, label, s["fps"]) for t in v.tracks]
+        # the clip's events are every person's ("person 3 fell at 12.4 s"), in time order
+        result["events"] = sorted(({"id": p["id"], **e} for p in result["people"]
+                                   for e in p["events"]), key=lambda e: e["start_s"])  # fmt: skip
         result["hint"] = _size_hint(v.tracks, source)
     return _finish(result, video, opts)
 
@@ -157,7 +163,7 @@ def _nobody(video: str, v, bundle: dict) -> dict:
     s = bundle["sample"]
     return dict(video=video, duration_s=round(v.duration, 3), fps_sampled=s["fps"],
                 window_s=s["window"] / s["fps"], label=NOBODY, score=0.0, probabilities={},
-                timeline=[], people=[], hint=v.error.removeprefix(f"{video}: "),
+                timeline=[], events=[], people=[], hint=v.error.removeprefix(f"{video}: "),
                 **_about(bundle))  # fmt: skip
 
 
