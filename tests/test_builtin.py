@@ -18,7 +18,8 @@ from actrec.head import UNSURE, score_windows, video_label, window_starts
 from actrec.options import BuiltinOptions, PredictOptions
 from actrec.pose import PART_DIMS
 from actrec.predict import predict_video
-from actrec.synthetic.body import CLASSES, draw_body, motion, pose_3d
+from actrec.synthetic.actions import CLASSES, motion
+from actrec.synthetic.body import draw_body, pose_3d
 from actrec.synthetic.builtin import skeleton_features, train_builtin
 from actrec.synthetic.skeleton import (
     draw_camera,

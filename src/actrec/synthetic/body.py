@@ -1,21 +1,18 @@
 """Synthetic bodies: a 3-D articulated person and the joint angles of each action, frame by frame.
 
 The first half of `skeleton` (numpy only, before the whole flow): `draw_body` gives random
-proportions, `motion` the angles of one action with its own tempo, amplitude, phase and asymmetry,
-`pose_3d` the 17 COCO joints in metres. `skeleton` films them and adds what a pose detector
+proportions, the cyclic upright actions here and the others in `actions` give the angles of one
+action with its own tempo, amplitude, phase and asymmetry, `pose_3d` the 17 COCO joints in metres
+(standing, turned to the floor, or hanging). `skeleton` films them and adds what a pose detector
 does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from actrec.synthetic.synth import CLASSES as VIDEO_CLASSES
-
-CLASSES: tuple[str, ...] = (*VIDEO_CLASSES, "standing")
 rad = np.deg2rad
 Angles = dict[str, np.ndarray]
 
@@ -208,34 +205,6 @@ def _stand(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> Non
         m[f"flex_{s}"] = m[f"flex_{s}"] + rad(rng.uniform(0, 6)) * drift
 
 
-MOTIONS: dict[str, Callable[..., None]] = {
-    "walking": lambda m, t, rng, ph, in_place=False: _gait(m, t, rng, ph, False, in_place),
-    "running": lambda m, t, rng, ph, in_place=False: _gait(m, t, rng, ph, True, in_place),
-    "waving_one_hand": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=False),
-    "waving_both_hands": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=True),
-    "jumping_jacks": _jacks,
-    "clapping": _clap,
-    "bending": _bend,
-    "jumping_in_place": _jump,
-    "standing": _stand,
-}
-
-
-def motion(action: str, t: np.ndarray, rng: np.random.Generator, in_place: bool = False) -> Angles:
-    """Angles (radians) per frame for `t` (T,) seconds. Keys: pitch (trunk bend forward), roll
-    (trunk lean sideways), lift
-    (extra height of the hips, m), speed (m/s along the facing direction), and per side s in
-    'lr': flex_s / abd_s (upper arm forward / sideways from hanging), elbow_s, bend_s (where the
-    forearm folds, body frame: lateral-out, up, forward), leg_s (hip flexion), spread_s (hip
-    abduction), knee_s. `in_place`: the person does not travel (a treadmill, or on the spot)."""
-    if action not in MOTIONS:
-        raise ValueError(f"unknown action {action!r}; known: {', '.join(CLASSES)}")
-    m = _rest(t, rng)
-    gait = {"in_place": in_place} if action in ("walking", "running") else {}
-    MOTIONS[action](m, t, rng, rng.uniform(0, 2 * np.pi), **gait)
-    return m
-
-
 # ---- the body in 3-D: angles → joint positions ---------------------------------------------------
 
 
@@ -293,5 +262,35 @@ def pose_3d(body: Body, m: dict[str, np.ndarray]) -> np.ndarray:
         legs.append(out[:, an, 1])
     out[:, 18:20] = out[:, [15, 16]] - [0.0, 0.045 * body.height, 0.0]
     ground = -np.minimum(*legs) + 0.045 * body.height  # the lower foot touches the ground
+    if "tilt" in m:  # the whole body leaves upright (a fall, lying, a push-up, a sit-up)
+        tilt = _plank(out, m["tilt"]) if "plank" in m else m["tilt"]
+        out = _turn(out, tilt, m["side"])
+        # and rests on whatever is lowest: soles, hands, knees, back or side (the joints lie a
+        # few centimetres inside the body)
+        ground = -np.minimum(out[:, 18:20, 1].min(1), out[:, :18, 1].min(1) - 0.05 * body.height)
+    if "bar" in m:  # hanging: the hands hold a bar `bar` metres high
+        ground = m["bar"] - out[:, [9, 10], 1].mean(1)
     out[..., 1] += (ground + m["lift"])[:, None]
     return out
+
+
+def _plank(out: np.ndarray, tilt: np.ndarray) -> np.ndarray:
+    """On hands and toes: the tilt near `tilt` (T,) (within ±20°) at which the lower wrist and
+    the lower sole are level, so the body rests on both (a push-up)."""
+    deltas = rad(np.linspace(-20, 20, 81))
+    gap = np.stack([_level_gap(out, tilt + d) for d in deltas])  # (81, T)
+    return tilt + deltas[np.abs(gap).argmin(0)]
+
+
+def _level_gap(out: np.ndarray, tilt: np.ndarray) -> np.ndarray:
+    turned = _turn(out, tilt, np.zeros_like(tilt))
+    return turned[:, [9, 10], 1].min(1) - turned[:, 18:20, 1].min(1)
+
+
+def _turn(p: np.ndarray, tilt: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """(T, J, 3) body-frame points turned about the pelvis: `tilt` (T,) forward about the
+    shoulder line (π/2: face down; -π/2: on the back), then `side` (T,) towards the person's
+    right (π/2: on the right side)."""
+    ct, st, cs, ss = (f(a)[:, None] for a in (tilt, side) for f in (np.cos, np.sin))
+    x, y, z = p[..., 0], p[..., 1] * ct - p[..., 2] * st, p[..., 1] * st + p[..., 2] * ct
+    return np.stack([x * cs - y * ss, x * ss + y * cs, z], -1)

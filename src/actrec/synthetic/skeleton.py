@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from actrec.errors import ActrecError
-from actrec.synthetic.body import CLASSES, draw_body, motion, pose_3d, rad
+from actrec.synthetic.actions import CLASSES, NEW, ONE_OFF, motion
+from actrec.synthetic.body import draw_body, pose_3d, rad
 
 FACE = (0, 1, 2, 3, 4)  # nose, eyes, ears
 LIMB_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
@@ -30,7 +31,10 @@ Clip = dict[str, np.ndarray]  # one tracked person: times (N,), xy (N, 17, 2), c
 # each class's clips is slowed 1.5-4 times. Not jumping jacks: slowed, their arms sweep as slowly
 # as a waver's and only the legs tell the two apart (with slowed jacks, KTH's waver was taken for
 # jumping jacks on three training seeds of three; without them, waving on three)
-SLOW_MOTION = {c: 0.15 for c in CLASSES if c != "jumping_jacks"}
+SLOW_MOTION = {c: 0.15 for c in CLASSES if c != "jumping_jacks" and c not in NEW}
+# a one-off action (a fall, sitting down) is a clip about a window long with the event inside, so
+# that a training crop cannot miss it
+ONE_OFF_SECONDS = (2.4, 3.4)
 FRAMES = ((640, 480), (1280, 720), (720, 1280), (320, 240), (768, 576), (1920, 1080))
 
 
@@ -98,7 +102,7 @@ def film(joints: np.ndarray, speed: np.ndarray, t: np.ndarray, height: float,
 
 
 def detect(uv: np.ndarray, away: np.ndarray, cam: Camera, t: np.ndarray, rng: np.random.Generator,
-           imgsz: int = 320) -> Clip:  # fmt: skip
+           imgsz: int = 320, level: bool = True) -> Clip:  # fmt: skip
     """What the pose model reports for the true pixels `uv` (T, 20, 2): per found frame, 17
     keypoints with jitter and confidences (below 0.5 → (0, 0), as ultralytics gives them),
     a box, occasional left/right swaps; joints off the frame are missing and frames where
@@ -114,8 +118,9 @@ def detect(uv: np.ndarray, away: np.ndarray, cam: Camera, t: np.ndarray, rng: np
     # real pose models put both ankles at nearly one height whatever the feet do: |dy| of
     # 0.01-0.11 torso lengths on every real clip measured (runners too), 0.1-0.5 in the geometry
     uv = uv.copy()
-    level = uv[:, [15, 16], 1].max(1, keepdims=True)  # (T, 1) the foot on the ground (y down)
-    uv[:, [15, 16], 1] = level + rng.uniform(0.0, 0.3) * (uv[:, [15, 16], 1] - level)
+    if level:  # measured on people on their feet; a kick or a fall keeps its feet apart
+        foot = uv[:, [15, 16], 1].max(1, keepdims=True)  # (T, 1) the foot on the ground (y down)
+        uv[:, [15, 16], 1] = foot + rng.uniform(0.0, 0.3) * (uv[:, [15, 16], 1] - foot)
     drift = np.cumsum(rng.normal(0, rel * px_h * 0.2, (n, 17, 2)), 0)  # slow wobble
     xy = uv[:, :17] + noise + drift - drift.mean(0)
     small = np.clip(1 - det_h / 80, 0, 1)
@@ -154,6 +159,8 @@ def skeleton_clip(action: str, rng: np.random.Generator, seconds: float | None =
     camera runs at `fps` or, sometimes, slower (CCTV), as the pipeline samples real videos.
     `slow`: played this many times slower than life (default: drawn, see SLOW_MOTION)."""
     # a few short ones, as phone clips of one jump or a few steps
+    if action in ONE_OFF:
+        seconds = seconds or rng.uniform(*ONE_OFF_SECONDS)
     seconds = seconds or (rng.uniform(1.0, 3.0) if rng.random() < 0.15 else rng.uniform(3.0, 8.0))
     rate = fps if rng.random() < 0.8 else rng.choice([fps / 2, fps * 0.6, fps * 0.75])
     t = np.arange(0, seconds, 1 / rate)
@@ -165,7 +172,7 @@ def skeleton_clip(action: str, rng: np.random.Generator, seconds: float | None =
         body, cam = draw_body(rng), draw_camera(rng)
         m = motion(action, lived, rng, cam.in_place)
         uv, away = film(pose_3d(body, m), m["speed"], lived, body.height, cam)
-        found = detect(uv, away, cam, t, rng)
+        found = detect(uv, away, cam, t, rng, level=action not in NEW)
         if len(found["times"]) >= max(2, len(t) // 2):
             return found
 
