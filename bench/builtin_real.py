@@ -103,7 +103,7 @@ def vtest_share(model: str, imgsz: int) -> tuple[float, int]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=str(ROOT / "src" / "actrec" / "builtin.pt"))
+    p.add_argument("--model", default=str(ROOT / "src" / "actrec" / "synthetic" / "builtin.pt"))
     p.add_argument("--cache", default=str(ROOT / "data" / "cache"))
     p.add_argument("--threshold", type=float, default=None, help="below it: '…' (default: the "
                    "model's)")  # fmt: skip

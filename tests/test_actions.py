@@ -79,3 +79,38 @@ def test_one_off_actions_are_the_events_and_their_clips_hold_them_whole():
     for action in ONE_OFF:
         c = skeleton_clip(action, np.random.default_rng(0))
         assert 2.0 <= c["times"][-1] <= 3.4  # about a window: a training crop holds it
+
+
+def test_the_built_in_model_finds_one_fall_where_a_synthetic_person_falls():
+    """A person who walks or stands, falls and lies still (an 8 s clip, never seen in training:
+    another seed), through the real videos' features and predict's windows: one fall event,
+    within a second of where it happens, and no second one while they lie there."""
+    from actrec.bundle import head_from_bundle, load_bundle
+    from actrec.events import find_events
+    from actrec.head import score_windows, window_starts
+    from actrec.synthetic.builtin import skeleton_features
+    from actrec.synthetic.skeleton import detect, draw_camera, film
+
+    b = load_bundle("builtin")
+    head, s, parts = head_from_bundle(b), b["sample"], b["backbone"]["people"]["parts"]
+    right = 0
+    for seed in range(6):
+        rng = np.random.default_rng([99, seed])
+        t = np.arange(0, 8, 1 / s["fps"])
+        body, cam = draw_body(rng), draw_camera(rng)
+        m = motion("falling", t, rng)
+        joints = pose_3d(body, m)
+        uv, away = film(joints, m["speed"], t, body.height, cam)
+        clip = detect(uv, away, cam, t, rng, level=False)
+        hips = joints[:, HIPS, 1].mean(1)
+        fell = float(t[np.argmax(hips < (hips[0] + hips[-1]) / 2)])  # halfway down
+        feats = skeleton_features(clip, s["fps"], parts)
+        starts = window_starts(len(feats), s["window"], round(b["predict"]["stride"] * s["fps"]))
+        probs = score_windows(head, feats, s["window"], starts)
+        times = np.asarray(clip["times"])
+        t0 = np.array([times[0] + k / s["fps"] for k in starts])
+        found = find_events(probs, t0, t0 + s["window"] / s["fps"], b["classes"],
+                            b["predict"]["threshold"])  # fmt: skip
+        events = [e for e in found if e["label"] == "falling"]
+        right += len(events) == 1 and events[0]["start_s"] - 1 <= fell <= events[0]["end_s"] + 1
+    assert right >= 5, right

@@ -15,7 +15,7 @@ import torch
 from actrec.backbone import Backbone
 from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
-from actrec.head import GRUHead
+from actrec.head import GRUHead, HeadEnsemble
 from actrec.people import People, pose_backbone
 
 BUNDLE_FORMAT = "actrec-bundle-3"  # bumped whenever the head or the bundle's layout changes
@@ -74,10 +74,15 @@ def load_bundle(path: str | Path) -> dict:
     return bundle
 
 
-def head_from_bundle(bundle: dict) -> GRUHead:
-    head = GRUHead(**bundle["head"])
-    head.load_state_dict(bundle["state_dict"])
-    return head.eval()
+def head_from_bundle(bundle: dict) -> GRUHead | HeadEnsemble:
+    """The bundle's head, in eval mode: one GRUHead, or (`members`: the weights of heads trained
+    with other seeds) their ensemble."""
+    heads = []
+    for state in bundle.get("members") or [bundle["state_dict"]]:
+        head = GRUHead(**bundle["head"])
+        head.load_state_dict(state)
+        heads.append(head.eval())
+    return heads[0] if len(heads) == 1 else HeadEnsemble(heads).eval()
 
 
 def threshold_for(bundle: dict, given: float | None) -> float:

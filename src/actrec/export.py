@@ -126,11 +126,13 @@ def export(model: str | Path, out: str | Path | None = None, echo=print) -> dict
     window = bundle["sample"]["window"]
     _save(head, (torch.randn(2, window, d),), where["head"], ["windows"], ["logits"],
           {"windows": {0: "W", 1: "L"}, "logits": {0: "W"}})  # fmt: skip
-    _save(_Step(head), (torch.randn(1, d), torch.zeros(n, 1, h)), where["step"], ["z", "state"],
-          ["out", "new_state"], {})  # fmt: skip
-    _save(_Pool(head), (torch.randn(1, 4, h),), where["pool"], ["outs"], ["logits"],
-          {"outs": {1: "T"}})  # fmt: skip
-    graphs = ["head", "step", "pool"]
+    graphs = ["head"]
+    if isinstance(head, GRUHead):  # live's streaming step (an ensemble scores windows only)
+        _save(_Step(head), (torch.randn(1, d), torch.zeros(n, 1, h)), where["step"],
+              ["z", "state"], ["out", "new_state"], {})  # fmt: skip
+        _save(_Pool(head), (torch.randn(1, 4, h),), where["pool"], ["outs"], ["logits"],
+              {"outs": {1: "T"}})  # fmt: skip
+        graphs += ["step", "pool"]
     if "people" not in bundle["backbone"]:  # the pose model and tracker stay in ultralytics
         from actrec.bundle import source_for_bundle
 

@@ -135,6 +135,21 @@ class GRUHead(nn.Module):
         return self.classify(torch.cat([mean, peak], 1))  # (B, C)
 
 
+class HeadEnsemble(nn.Module):
+    """GRUHeads of one shape trained with different seeds, their probabilities averaged (as
+    log-probabilities, so a softmax of the output gives the mean): steadier than any one of them
+    where the training seed decides. Windows only (no streaming step)."""
+
+    def __init__(self, heads: list[GRUHead]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+        self.config, self.clip_norm = heads[0].config, heads[0].clip_norm
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(h(x, lengths), -1) for h in self.heads])  # (H, B, C)
+        return probs.mean(0).clamp_min(1e-12).log()
+
+
 # ---- windows: the one place a video's features are cut and scored --------------------------------
 
 

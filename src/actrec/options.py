@@ -62,6 +62,8 @@ class BuiltinOptions:
                            expects="a non-empty list of pose, velocity, box, travel")  # fmt: skip
     fps: float = opt(10.0, "sample fps", positive, "> 0")
     seed: int = opt(0, "random seed: skeletons, initialisation and order")
+    heads: int = opt(1, "heads trained with seeds seed, seed+1, ... and shipped as one ensemble "
+                     "(their probabilities averaged)", positive, "> 0")  # fmt: skip
 
 
 @dataclass
