@@ -28,10 +28,10 @@ demo: install ## synth data → extract → train → evaluate → predict, offl
 	{m['clips']['test']} clips of unseen performers, untrained backbone: {not m['pretrained']})\"); \
 	print('outputs: runs/demo/ (model.pt, metrics.json, confusion_matrix.png, curves.png, predicted.mp4, predicted.json)')"
 
-builtin-model: install ## retrain the built-in model on synthetic skeletons (src/actrec/synthetic/builtin.pt, ~3 min), export it to ONNX, measure it on the real clips
+builtin-model: install ## retrain the built-in model on synthetic skeletons (src/actrec/synthetic/builtin.pt, ~8 min), export it to ONNX, measure it on the real clips
 	$(PY) -m actrec.synthetic.builtin
 	$(BIN)/actrec export builtin
-	$(PY) bench/builtin_real.py
+	$(PY) bench/new_actions.py
 
 test: install ## run the test suite (fast; slow end-to-end tests: make test-all)
 	$(BIN)/pytest -q

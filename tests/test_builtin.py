@@ -274,3 +274,36 @@ def test_the_built_in_model_labels_real_weizmann_performers(tmp_path):
     wrong = [c.name for c in clips
              if predict_video("builtin", c, opts)["label"] != WEIZMANN[c.parent.name]]  # fmt: skip
     assert len(clips) - len(wrong) >= 42, wrong
+
+
+@pytest.mark.slow
+def test_the_built_in_model_names_falls_sitting_down_and_workouts_in_real_clips():
+    """The 17 wild_dev clips of the actions added in December 2026 (tests/data/
+    new_actions_truth.csv), through `predict` itself: a workout is right when the clip's label
+    is, a fall or sitting down when an event of its label is found within 1 s of where one
+    happens (times checked by eye)."""
+    import csv
+    from pathlib import Path
+
+    from tests.conftest import SHARED
+
+    truth = Path(__file__).parent / "data" / "new_actions_truth.csv"
+    rows = [r for r in csv.reader(x for x in truth.read_text().splitlines() if x[:1] != "#")
+            if r[0].startswith("wild_dev/")]  # fmt: skip
+    if not (SHARED / rows[0][0]).is_file():
+        pytest.skip("../shared/data/wild_dev is absent")
+    wrong = []
+    for clip, label, events, *size in rows:
+        opts = PredictOptions(people_imgsz=int(size[0]) if size else None, progress=False)
+        r = predict_video("builtin", SHARED / clip, opts)
+        if not events:
+            top = max(r["probabilities"], key=r["probabilities"].get) if r["probabilities"] else ""
+            ok = top == label
+        else:
+            spans = [[float(x) for x in e.split("@")[1].split("-")] for e in events.split(";")
+                     if e.startswith(label)]  # fmt: skip
+            ok = any(e["label"] == label and e["start_s"] <= b + 1 and e["end_s"] >= a - 1
+                     for e in r["events"] for a, b in spans)  # fmt: skip
+        if not ok:
+            wrong.append(clip)
+    assert len(rows) - len(wrong) >= 14, wrong

@@ -165,3 +165,30 @@ def test_top5_is_not_merged_with_top1_when_their_first_updates_agree():
     m.update(torch.linspace(1, 0, 9)[None], torch.tensor([2]))  # third choice: top-5 only
     out = {k: float(v) for k, v in m.compute().items()}
     assert out["test/acc"] == 0.5 and out["test/top5"] == 1.0
+
+
+def test_an_ensemble_bundle_averages_its_heads_probabilities(tmp_path):
+    """Heads of other seeds ship in one bundle (`members`): the head `predict` loads gives the
+    mean of their probabilities, and `train.init` still starts from the first one's weights."""
+    from actrec.head import HeadEnsemble
+    from actrec.synthetic.builtin import ensemble
+
+    paths, heads = [], []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        head = GRUHead(6, 3, hidden=8).eval()
+        record = {"options": {"seed": seed}, "synthetic_test": {}}
+        b = make_bundle(head, ["a", "b", "c"], {"fingerprint": "f"}, {"fps": 10, "window": 4},
+                        {"stride": 1.0}, builtin=record)  # fmt: skip
+        torch.save(b, tmp_path / f"{seed}.pt")
+        paths.append(tmp_path / f"{seed}.pt")
+        heads.append(head)
+    ensemble(paths, tmp_path / "e.pt")
+    bundle = load_bundle(tmp_path / "e.pt")
+    both = head_from_bundle(bundle)
+    assert isinstance(both, HeadEnsemble) and len(both.heads) == 3
+    x = torch.randn(5, 4, 6)
+    with torch.no_grad():
+        want = torch.stack([torch.softmax(h(x), -1) for h in heads]).mean(0)
+        assert torch.allclose(torch.softmax(both(x), -1), want, atol=1e-6)
+    assert torch.equal(bundle["state_dict"]["gru.weight_hh_l0"], heads[0].gru.weight_hh_l0)

@@ -29,9 +29,12 @@ from actrec.model import ActionClassifier
 from actrec.options import BuiltinOptions
 from actrec.people import People
 from actrec.pose import Track, mirror, pose_features
+from actrec.synthetic.actions import NEW
 from actrec.synthetic.skeleton import CLASSES, skeleton_dataset
 
 TRAINED_ON = "synthetic skeletons only (actrec.synthetic.skeleton), no real clip"
+CLASSES_NOTE = (f"the first 9 classes keep the order of every earlier built-in model; added after "
+                f"them in December 2026: {', '.join(NEW)}")  # fmt: skip
 
 
 class LateAverage(WeightAveraging):
@@ -96,7 +99,7 @@ def train_builtin(opts: BuiltinOptions, echo=print) -> dict:
         metrics = test_and_report(trainer, model, dm, Path(tmp), "synthetic held-out")
     out = Path(opts.out or BUILTIN_MODEL)
     sample = dict(fps=opts.fps, window=opts.window)
-    record = dict(options=asdict(opts), trained_on=TRAINED_ON,
+    record = dict(options=asdict(opts), trained_on=TRAINED_ON, classes_note=CLASSES_NOTE,
                   synthetic_test={k: v for k, v in metrics.items() if k.startswith("test/")},
                   confusion_matrix=metrics["confusion_matrix"])  # fmt: skip
     # unsure below 0.4, as live shows it; a window every 0.5 s places a 1-2 s event within a second
