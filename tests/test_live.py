@@ -177,3 +177,18 @@ def test_live_takes_the_models_unsure_threshold_as_predict_does(run, tmp_path):
     assert labels == {UNSURE}
     opts = LiveOptions(source=str(clip), realtime=False, headless=True, threshold=0.0)
     assert run_live(tmp_path / "unsure.pt", opts, echo=lambda *_: None)["label"] != UNSURE
+
+
+def test_the_summary_keeps_a_bounded_sample_however_long_the_run():
+    """A watch lasts days: the figures of every label are not kept, a fixed-size uniform sample
+    is, and its quantiles are the run's."""
+    from actrec.live import Tally
+
+    tally = Tally()
+    rng = np.random.default_rng(0)
+    latencies = rng.exponential(40.0, 200_000)
+    for x in latencies:
+        tally.add(float(x), 30.0)
+    assert tally.n == 200_000 and len(tally.sample) == Tally.SIZE
+    got = np.percentile([x for x, _ in tally.sample], [50, 95])
+    assert np.allclose(got, np.percentile(latencies, [50, 95]), rtol=0.1)

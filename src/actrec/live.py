@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import time
 from collections import deque
 from contextlib import ExitStack
@@ -126,11 +127,31 @@ class PersonScorer:
         return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
 
 
-def _summary(records: list[dict], grab: Grabber, shown: tuple, seconds: float) -> dict:
-    lat = np.array([r["latency_ms"] for r in records]) if records else np.zeros(1)
-    fps = [r["fps"] for r in records if r["fps"] > 0]
+class Tally:
+    """What the summary needs, in memory that does not grow with the run (a watch lasts days):
+    the count of labels, and a fixed-size uniform sample (reservoir) of their latencies and FPS
+    for the median and quantiles."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sample: list[tuple[float, float]] = []  # (latency ms, fps)
+        self.rng = random.Random(0)
+
+    def add(self, latency_ms: float, fps: float) -> None:
+        self.n += 1
+        if len(self.sample) < self.SIZE:
+            self.sample.append((latency_ms, fps))
+        elif (j := self.rng.randrange(self.n)) < self.SIZE:
+            self.sample[j] = (latency_ms, fps)
+
+
+def _summary(tally: Tally, grab: Grabber, shown: tuple, seconds: float) -> dict:
+    lat = np.array([x for x, _ in tally.sample]) if tally.sample else np.zeros(1)
+    fps = [f for _, f in tally.sample if f > 0]
     return dict(
-        label=shown[0], score=round(shown[1], 4), labelled=len(records), dropped=grab.dropped,
+        label=shown[0], score=round(shown[1], 4), labelled=tally.n, dropped=grab.dropped,
         seconds=round(seconds, 2), fps_median=round(float(np.median(fps)) if fps else 0.0, 2),
         latency_p50_ms=round(float(np.percentile(lat, 50)), 1),
         latency_p95_ms=round(float(np.percentile(lat, 95)), 1),
@@ -171,16 +192,16 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
             stack.callback(writer.close)  # released before the rename above
         if not headless:
             stack.callback(cv2.destroyAllWindows)
-        records, events, shown, seconds = _loop(bundle, head, source, grab, opts, headless, writer,
+        tally, events, shown, seconds = _loop(bundle, head, source, grab, opts, headless, writer,
                                         logf, echo)  # fmt: skip
     if grab.error:
         raise ActrecError(grab.error)
-    return {**_summary(records, grab, shown, seconds), "events": events}
+    return {**_summary(tally, grab, shown, seconds), "events": list(events)}
 
 
 def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
-    """Warm up, then read, label, draw and write until the source ends; → (records, events,
-    last shown, seconds)."""
+    """Warm up, then read, label, draw and write until the source ends; → (tally, the last
+    events, last shown, seconds)."""
     s = bundle["sample"]
     threshold = (
         bundle["predict"].get("threshold", 0.0) if opts.threshold is None else opts.threshold
@@ -198,8 +219,8 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
         rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
-    records: list[dict] = []
-    events: list[dict] = []
+    tally = Tally()
+    events: deque[dict] = deque(maxlen=1000)  # the summary's; every one is in the log
     stamps: deque[float] = deque(maxlen=30)
     shown, last_slot, latency, fps, seen = (UNSURE, 0.0, []), -1, 0.0, 0.0, []
     grab.start()  # everything is loaded and warm: the source's clock starts now
@@ -223,7 +244,7 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                                top=[[n, round(p, 4)] for n, p in sh[2]])  # fmt: skip
                     if pid is not None:
                         rec.update(id=pid, box=box)
-                    records.append(rec)
+                    tally.add(rec["latency_ms"], rec["fps"])
                     if logf:
                         logf.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 for event in persons.fired if mode == "people" else []:  # one line per event
@@ -249,4 +270,4 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                 break
     except KeyboardInterrupt:
         echo("live: interrupted; closing the outputs")
-    return records, events, shown, time.perf_counter() - start
+    return tally, events, shown, time.perf_counter() - start
