@@ -52,6 +52,12 @@ def _up(x: np.ndarray) -> np.ndarray:
     return (1 - np.cos(x)) / 2
 
 
+def _turned(m: Angles, t: np.ndarray) -> None:
+    """The whole-body turn keys (`pose_3d` turns the body off its feet), upright for now."""
+    m.setdefault("tilt", np.zeros_like(t))
+    m.setdefault("side", np.zeros_like(t))
+
+
 def _rest(t: np.ndarray, rng: np.random.Generator) -> Angles:
     """Standing relaxed: arms hanging, slightly bent, legs straight."""
     z = np.zeros_like(t)
