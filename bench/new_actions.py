@@ -162,10 +162,10 @@ def main() -> None:
         print(f"false falls: {len(r['false_falls'])} " + "; ".join(
             f"{c} person {i} at {e['start_s']:.1f}-{e['end_s']:.1f} s ({e['score']:.2f})"
             for c, i, e in r["false_falls"]))  # fmt: skip
-        summary[model] = {k: (sum(x[3] for x in v) / len(v) if isinstance(v, list) and v and
-                              isinstance(v[0], tuple) and len(v[0]) == 4 else v)
-                          for k, v in r.items() if k != "false_falls"}  # fmt: skip
-        summary[model]["false_falls"] = len(r["false_falls"])
+        top1 = {name: sum(row[3] for row in r[name]) / len(r[name])
+                for name in sets if name != "vtest" and r[name]}  # fmt: skip
+        summary[model] = {**top1, "false_falls": len(r["false_falls"]),
+                          **{k: v for k, v in r.items() if k.startswith("vtest_")}}  # fmt: skip
     print(json.dumps(summary, default=str))
 
 

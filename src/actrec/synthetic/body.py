@@ -289,6 +289,7 @@ def _plank(out: np.ndarray, tilt: np.ndarray) -> np.ndarray:
 
 
 def _level_gap(out: np.ndarray, tilt: np.ndarray) -> np.ndarray:
+    """(T,) how far the lower wrist lies above the lower sole with the body turned by `tilt`."""
     turned = _turn(out, tilt, np.zeros_like(tilt))
     return turned[:, [9, 10], 1].min(1) - turned[:, 18:20, 1].min(1)
 
