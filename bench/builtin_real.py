@@ -110,13 +110,13 @@ def main() -> None:
     p.add_argument("--vtest", action="store_true", help="also vtest.avi at people_imgsz=960")
     p.add_argument("--json", default=str(ROOT / "data" / "bench" / "builtin_real.json"))
     a = p.parse_args()
-    from actrec.bundle import load_bundle, source_for_bundle
+    from actrec.bundle import load_bundle, source_for_bundle, threshold_for
     from actrec.extract import quiet_lightning
 
     quiet_lightning()
     bundle = load_bundle(a.model)
     source = source_for_bundle(bundle, "cpu")
-    threshold = bundle["predict"].get("threshold", 0.0) if a.threshold is None else a.threshold
+    threshold = threshold_for(bundle, a.threshold)
     report: dict = {"model": a.model, "threshold": threshold, "sets": {}}
     pairs = []
     for name, clips in real_sets().items():

@@ -72,7 +72,7 @@ def tracks_of(path: Path, imgsz: int, fps: float) -> list[dict]:
 
 def label_tracks(bundle: dict, tracks: list[dict]) -> list[dict]:
     """`predict`'s answer per person: label, score, timeline, events."""
-    from actrec.bundle import head_from_bundle
+    from actrec.bundle import head_from_bundle, threshold_for
     from actrec.head import stride_steps
     from actrec.pose import pose_features
     from actrec.predict import Labeller
@@ -80,7 +80,7 @@ def label_tracks(bundle: dict, tracks: list[dict]) -> list[dict]:
     s, parts = bundle["sample"], tuple(bundle["backbone"]["people"]["parts"])
     label = Labeller(head_from_bundle(bundle), bundle["classes"], s["window"],
                      stride_steps(bundle["predict"]["stride"], s["fps"]),
-                     bundle["predict"].get("threshold", 0.0), parts)  # fmt: skip
+                     threshold_for(bundle, None), parts)  # fmt: skip
     out = []
     for t in tracks:
         feats = pose_features(t["xy"], t["conf"], t["boxes"], parts)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
+from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
 from actrec.cache import atomic_path
 from actrec.capture import Grabber
 from actrec.errors import ActrecError
@@ -203,9 +203,7 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
     """Warm up, then read, label, draw and write until the source ends; → (tally, the last
     events, last shown, seconds)."""
     s = bundle["sample"]
-    threshold = (
-        bundle["predict"].get("threshold", 0.0) if opts.threshold is None else opts.threshold
-    )
+    threshold = threshold_for(bundle, opts.threshold)
     smoother = lambda: Smoother(bundle["classes"], opts.smooth, threshold, opts.topk)  # noqa: E731
     if isinstance(source, People):  # every frame, in order; tracks resampled to the model fps
         k, mode = 1, "people"
