@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from person_seconds import label_seconds  # bench/, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
@@ -118,13 +119,9 @@ def evaluate(bundle: dict, sets: dict) -> dict:
             if name != "new":
                 false += [(path.name, p["id"], e) for p in people for e in p["events"]
                           if e["label"] == "falling"]  # fmt: skip
-            if name == "vtest":
-                long = [p for p in people if p["end_s"] - p["start_s"] >= 2.0]
-                secs = {}
-                for p in long:
-                    for r in p["timeline"]:
-                        secs[r["label"]] = secs.get(r["label"], 0) + r["end_s"] - r["start_s"]
-                report["vtest_walking"] = secs.get("walking", 0) / max(sum(secs.values()), 1e-9)
+            if name == "vtest":  # each moment counted once, as bench/person_seconds.py does
+                secs, long = label_seconds(people, 2.0)
+                report["vtest_walking"] = secs["walking"] / max(sum(secs.values()), 1e-9)
                 report["vtest_people"] = len(long)
         report[name] = rows
     report["false_falls"] = false

@@ -180,17 +180,13 @@ class VideoSource:
                 for i in part.tolist():
                     if i > pos:
                         self._vr.skip_frames(i - pos)
-                    frames.append(self._resized(self._vr.next().asnumpy(), size))  # (H, W, 3) RGB
+                    frames.append(resize(self._vr.next().asnumpy(), size))  # (H, W, 3) RGB
                     pos = i + 1
             except Exception as e:
                 raise ActrecError(
                     f"cannot decode {self.source}: decoding failed near frame {pos} ({e})"
                 ) from None
             yield FrameChunk(np.stack(frames), part / self.fps, part)
-
-    @staticmethod
-    def _resized(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-        return resize(rgb, size)
 
     def _cv_chunks(self, target_fps, size, chunk) -> Iterator[FrameChunk]:
         # grab() decodes every frame (the codec needs them all) but only the sampled ones are
@@ -206,7 +202,7 @@ class VideoSource:
                     ok, frame = self._cap.retrieve()
                     if not ok:
                         break
-                buf.append(cv2.cvtColor(self._resized(frame, size), cv2.COLOR_BGR2RGB))
+                buf.append(cv2.cvtColor(resize(frame, size), cv2.COLOR_BGR2RGB))
                 nums.append(i)
                 while math.ceil(tick * ratio - 1e-6) <= i:
                     tick += 1
