@@ -155,8 +155,7 @@ def cmd_predict(args: list[str]) -> None:
         _builtin_note()
     r = predict_video(model, video, o)
     if r.get("people") == []:  # a person model on an empty scene: an answer, exit 0
-        _echo(f"{video}: nobody found ({r['hint']})")
-        r["hint"] = ""
+        _echo(f"{video}: nobody found")  # the hint line below says what to try
     else:
         top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
         _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
