@@ -110,6 +110,9 @@ def test_live_logs_one_line_per_event_and_draws_the_alert(falling_bundle, tmp_pa
     import cv2
 
     cap = cv2.VideoCapture(str(out))
-    frames = [cap.read()[1] for _ in range(10)]
+    try:  # released: its decoder threads must not outlive the test (later tests fork workers)
+        frames = [cap.read()[1] for _ in range(10)]
+    finally:
+        cap.release()
     red = [((f[..., 2] > 200) & (f[..., 1] < 60) & (f[..., 0] < 60)).sum() for f in frames]
     assert max(red) > 100  # the alert's red box is drawn over the people

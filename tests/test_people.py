@@ -151,6 +151,7 @@ def test_each_person_is_tracked_labelled_and_drawn(people_bundle, tmp_path):
     assert json.loads((tmp_path / "t.json").read_text())["people"] == people
     cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
     ok, frame = cap.read()
+    cap.release()  # its decoder threads must not outlive the test (later tests fork workers)
     drawn = np.abs(frame.astype(int) - (0, 200, 255)).max(2) < 60  # the boxes' colour
     for p in people:
         x1, y1, x2, y2 = (int(round(v)) for v in p["frames"][0][1])
@@ -211,6 +212,7 @@ def _frames_of(clip: Path, imgsz: int) -> tuple[np.ndarray, np.ndarray]:
         h, w = got[1].shape[:2]
         size = (imgsz, round(h * imgsz / w))
         frames.append(cv2.resize(got[1], size)[..., ::-1])
+    cap.release()
     return np.stack(frames), np.arange(len(frames)) / 10.0
 
 
