@@ -30,10 +30,9 @@ def profile(model: str, runtime: str) -> dict:
     t_import = time.perf_counter()
     bundle = load_bundle(model)
     head, source = head_from_bundle(bundle), source_for_bundle(bundle, "cpu")
-    if runtime == "onnx":
-        from actrec.export import use_onnx
+    from actrec.runtime import use_runtime
 
-        head = use_onnx(model, head, source)
+    head = use_runtime(model, runtime, head, source)
     t_load = time.perf_counter()
     fps = bundle["sample"]["fps"]
     chunks = list(iter(chunks_for(source, [str(VIDEO)], fps)))  # decode only, this process

@@ -68,12 +68,13 @@ def bench_a(paths: list[str], imgsz: int, runtime: str = "torch") -> dict:
     for batch in (1, 8, 16, 32):
         bb = Backbone(FeatureSettings(imgsz=imgsz, batch=batch))
         if runtime == "onnx":  # the same preprocessing, the network in ONNX Runtime
-            from actrec.export import export_backbone, onnx_embed
+            from actrec.export import export_backbone
+            from actrec.runtime import graph_embed
 
             graph = DATA / f"backbone_{imgsz}.onnx"
             if batch == 1:
                 export_backbone(bb, graph)
-            bb.use_runtime(onnx_embed(graph))
+            bb.use_runtime(graph_embed(graph))
         bb.features(frames[: 2 * batch])  # warm-up
         t = time.perf_counter()
         bb.features(frames)

@@ -14,6 +14,7 @@ os.environ.setdefault("YOLO_OFFLINE", "True")
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TINY_CLASSES = ["clapping", "jumping_jacks", "walking"]
 TINY_FEATURES = dict(weights="yolo11n.yaml", imgsz=64, layers=[4, 6], batch=16)
+POSE = dict(imgsz=64, layers=[4, 6], batch=16)  # the carried pretrained weights, small input
 
 
 def write_clip(path: Path, n: int = 20, size: tuple[int, int] = (64, 48), fps: float = 25.0):
@@ -98,3 +99,39 @@ def write_ucf101(root: Path, classes: list[str], groups=(1, 8), clips: int = 2, 
     (ann / "trainlist01.txt").write_text("".join(f"{line}\n" for line in lists["train"]))
     (ann / "testlist01.txt").write_text("".join(f"{line}\n" for line in lists["test"]))
     return videos, ann, split
+
+
+def two_people_clip(path: Path, frames: int = 20) -> Path:
+    """zidane.jpg (two people) panned across a wider canvas: both move, both stay in view."""
+    from ultralytics.utils import ASSETS
+
+    img = cv2.resize(cv2.imread(str(ASSETS / "zidane.jpg")), (480, 270))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (560, 300))
+    for i in range(frames):
+        canvas = np.full((300, 560, 3), 90, np.uint8)
+        x = 4 * i
+        canvas[15:285, x : x + 480] = img
+        out.write(canvas)
+    out.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def people_bundle(tmp_path_factory) -> Path:
+    """A person-stream bundle: the carried pose weights, an untrained head over 3 classes."""
+    import torch
+
+    from actrec.backbone import Backbone
+    from actrec.bundle import make_bundle
+    from actrec.config import FeatureSettings, PeopleSettings
+    from actrec.head import GRUHead
+    from actrec.people import People
+
+    people = People(Backbone(FeatureSettings(**POSE)), PeopleSettings(enabled=True, min_track=0.5))
+    torch.manual_seed(0)
+    head = GRUHead(people.feature_dim, 3, hidden=16, clip_norm=False)
+    bundle = make_bundle(head, ["walking", "running", "waving"], people.describe(),
+                         dict(fps=10.0, window=8), dict(stride=0.5))  # fmt: skip
+    path = tmp_path_factory.mktemp("people") / "model.pt"
+    torch.save(bundle, path)
+    return path

@@ -13,10 +13,11 @@ import torch
 
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.errors import ActrecError
-from actrec.export import export, paths, use_onnx
+from actrec.export import export, paths
 from actrec.features import video_features
 from actrec.options import PredictOptions
 from actrec.predict import predict_video
+from actrec.runtime import use_runtime
 from tests.conftest import SHARED, write_clip
 
 pytest.importorskip("onnxruntime")
@@ -46,7 +47,7 @@ def test_backbone_features_match_torch(exported, tmp_path):
     torch_src = source_for_bundle(bundle, "cpu")
     ref = video_features(str(clip), torch_src, 10.0, progress=False).feats
     onnx_src = source_for_bundle(bundle, "cpu")
-    use_onnx(exported, head_from_bundle(bundle), onnx_src)
+    use_runtime(exported, "onnx", head_from_bundle(bundle), onnx_src)
     got = video_features(str(clip), onnx_src, 10.0, progress=False).feats
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() <= 1e-4 * max(1.0, float(np.abs(ref).max()))
@@ -55,7 +56,7 @@ def test_backbone_features_match_torch(exported, tmp_path):
 def test_streaming_step_equals_the_window_forward(exported):
     bundle = load_bundle(exported)
     head = head_from_bundle(bundle)
-    onnx_head = use_onnx(exported, head, source_for_bundle(bundle, "cpu"))
+    onnx_head = use_runtime(exported, "onnx", head, source_for_bundle(bundle, "cpu"))
     x = torch.randn(1, 6, head.config["in_dim"])
     z = x  # fed raw: both paths take the same inputs, no standardisation in this check
     outs, state = [], None
@@ -92,7 +93,7 @@ def test_a_missing_or_stale_export_is_one_clear_line(exported, tmp_path):
     model = tmp_path / "other.pt"
     shutil.copy(exported, model)
     clip = write_clip(tmp_path / "c.mp4", n=20)
-    with pytest.raises(ActrecError, match="no ONNX export of .*actrec export"):
+    with pytest.raises(ActrecError, match="no export of .*actrec export"):
         predict_video(model, clip, PredictOptions(runtime="onnx", progress=False))
     export(model, echo=lambda *_: None)
     bundle = torch.load(model, weights_only=True)

@@ -8,23 +8,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import actrec.weights as weights_mod
 from actrec.backbone import Backbone
-from actrec.bundle import make_bundle
 from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
-from actrec.head import GRUHead
 from actrec.options import PredictOptions
 from actrec.people import People
 from actrec.pose import N_JOINTS, TRAVEL_STEPS, pose_features
 from actrec.predict import predict_video
 from actrec.video import open_video
 from actrec.weights import carried_pose_weights
-from tests.conftest import write_clip
-
-POSE = dict(imgsz=64, layers=[4, 6], batch=16)  # the carried pretrained weights, small input
+from tests.conftest import POSE, two_people_clip, write_clip
 
 
 def test_the_carried_pose_weights_are_found_and_hash_checked(tmp_path, monkeypatch):
@@ -107,36 +102,8 @@ def test_missing_joints_are_masked_or_interpolated_never_zero_positions():
     assert np.isfinite(pose_features(xy, hipless, boxes)).all()
 
 
-def _two_people_clip(path: Path, frames: int = 20) -> Path:
-    """zidane.jpg (two people) panned across a wider canvas: both move, both stay in view."""
-    from ultralytics.utils import ASSETS
-
-    img = cv2.resize(cv2.imread(str(ASSETS / "zidane.jpg")), (480, 270))
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (560, 300))
-    for i in range(frames):
-        canvas = np.full((300, 560, 3), 90, np.uint8)
-        x = 4 * i
-        canvas[15:285, x : x + 480] = img
-        out.write(canvas)
-    out.release()
-    return path
-
-
-@pytest.fixture(scope="module")
-def people_bundle(tmp_path_factory) -> Path:
-    """A person-stream bundle: the carried pose weights, an untrained head over 3 classes."""
-    people = People(Backbone(FeatureSettings(**POSE)), PeopleSettings(enabled=True, min_track=0.5))
-    torch.manual_seed(0)
-    head = GRUHead(people.feature_dim, 3, hidden=16, clip_norm=False)
-    bundle = make_bundle(head, ["walking", "running", "waving"], people.describe(),
-                         dict(fps=10.0, window=8), dict(stride=0.5))  # fmt: skip
-    path = tmp_path_factory.mktemp("people") / "model.pt"
-    torch.save(bundle, path)
-    return path
-
-
 def test_each_person_is_tracked_labelled_and_drawn(people_bundle, tmp_path):
-    clip = _two_people_clip(tmp_path / "two.mp4")
+    clip = two_people_clip(tmp_path / "two.mp4")
     opts = PredictOptions(json=str(tmp_path / "t.json"), out=str(tmp_path / "a.mp4"))
     r = predict_video(people_bundle, clip, opts)
     people = r["people"]
@@ -175,7 +142,7 @@ def test_a_clip_with_nobody_is_an_answer_not_an_error(people_bundle, tmp_path, c
 
 
 def test_a_clip_shorter_than_min_track_still_has_its_people(people_bundle, tmp_path):
-    clip = _two_people_clip(tmp_path / "short.mp4", frames=4)  # 0.4 s; min_track is 0.5 s
+    clip = two_people_clip(tmp_path / "short.mp4", frames=4)  # 0.4 s; min_track is 0.5 s
     r = predict_video(people_bundle, clip, PredictOptions(progress=False))
     assert len(r["people"]) == 2 and r["label"] in ("walking", "running", "waving")
 
@@ -192,7 +159,7 @@ def test_the_roi_part_pools_the_backbone_inside_each_persons_box(tmp_path):
                     PeopleSettings(enabled=True, parts=["pose", "roi"], min_track=0.5))  # fmt: skip
     assert people.feature_dim == 51 + people.roi_dim and people.roi_dim > 0
     stream = people.stream(10.0)
-    frames, times = _frames_of(_two_people_clip(tmp_path / "two.mp4"), people.settings.imgsz)
+    frames, times = _frames_of(two_people_clip(tmp_path / "two.mp4"), people.settings.imgsz)
     stream(frames, times)
     feats, _, tracks = stream.result()
     assert len(tracks) == 2 and feats.shape[1] == people.feature_dim
@@ -225,7 +192,7 @@ def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp
     from actrec.live import run_live
     from actrec.options import LiveOptions
 
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=15)
+    clip = two_people_clip(tmp_path / "two.mp4", frames=15)
     log = tmp_path / "l.jsonl"
     opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log),
                        out=str(tmp_path / "o.mp4"), threshold=0.0)  # fmt: skip
@@ -244,7 +211,7 @@ def test_live_shows_a_barely_seen_person_as_unsure(people_bundle, tmp_path, monk
     import actrec.live as live_mod
     from actrec.options import LiveOptions
 
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=12)
+    clip = two_people_clip(tmp_path / "two.mp4", frames=12)
     log = tmp_path / "l.jsonl"
     opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log),
                        threshold=0.0)  # fmt: skip
@@ -340,29 +307,9 @@ def test_person_models_run_on_pose_weights_where_auto_finds_a_detection_model(
     assert isinstance(source, People) and source.backbone.weights_name == "yolo11n-pose"
     builtin = load_bundle("builtin")
     assert source_for_bundle(builtin, "cpu").fingerprint == builtin["backbone"]["fingerprint"]
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=15)
+    clip = two_people_clip(tmp_path / "two.mp4", frames=15)
     result = predict_video("builtin", clip, PredictOptions(device="cpu"))
     assert result["people"] and result["backbone"] == builtin["backbone"]["fingerprint"]
-
-
-def test_a_person_model_exports_to_onnx_and_labels_as_torch_does(people_bundle, tmp_path):
-    """`actrec export` of a person model: its head runs in ONNX Runtime (the pose model and the
-    tracker stay in ultralytics' torch), every person's timeline as torch gives it."""
-    pytest.importorskip("onnxruntime")
-    import shutil
-
-    from actrec.export import export
-
-    model = tmp_path / "people.pt"
-    shutil.copy(people_bundle, model)
-    export(model, echo=lambda *_: None)
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
-    torch_r = predict_video(model, clip, PredictOptions(progress=False))
-    onnx_r = predict_video(model, clip, PredictOptions(progress=False, runtime="onnx"))
-    assert len(onnx_r["people"]) == len(torch_r["people"]) == 2
-    for a, b in zip(torch_r["people"], onnx_r["people"], strict=True):
-        assert [r["label"] for r in a["timeline"]] == [r["label"] for r in b["timeline"]]
-        assert a["score"] == pytest.approx(b["score"], abs=1e-4)
 
 
 def test_live_window_labels_each_person_as_predict_does(people_bundle, tmp_path):
@@ -371,7 +318,7 @@ def test_live_window_labels_each_person_as_predict_does(people_bundle, tmp_path)
     from actrec.live import run_live
     from actrec.options import LiveOptions
 
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
+    clip = two_people_clip(tmp_path / "two.mp4", frames=20)
     log = tmp_path / "l.jsonl"
     opts = LiveOptions(source=str(clip), mode="window", realtime=False, headless=True,
                        log=str(log), smooth=1, threshold=0.0)  # fmt: skip

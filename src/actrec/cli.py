@@ -39,7 +39,7 @@ USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --h
   evaluate  MODEL [data=DATASET]          metrics and confusion matrix of a model
   predict   [MODEL] VIDEO [key=value ...] label a video: clip label, timeline, annotated video
   live      [MODEL] [key=value ...]       label a camera, stream or file as it plays
-  export    MODEL [format=onnx] [out=DIR] ONNX graphs for runtime=onnx (predict, live)
+  export    MODEL [format=auto] [out=DIR] graphs for runtime=onnx|openvino (predict, live)
   check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 MODEL: a model.pt written by train, or none (or 'builtin'): the model shipped with actrec,
@@ -153,7 +153,7 @@ def cmd_predict(args: list[str]) -> None:
     o = load_options(PredictOptions, rest)
     if model == "builtin":
         _builtin_note()
-    r = predict_video(model, video, o)
+    r = predict_video(model, video, o, _echo)
     if r.get("people") == []:  # a person model on an empty scene: an answer, exit 0
         _echo(f"{video}: nobody found")  # the hint line below says what to try
     else:
@@ -202,7 +202,7 @@ def cmd_export(args: list[str]) -> None:
 
     (model,), rest = _positional(args, 1, "MODEL")
     o = load_options(ExportOptions, rest)
-    export(model, o.out, _echo)
+    export(model, o.out, _echo, o.format)
 
 
 def cmd_check(args: list[str]) -> None:

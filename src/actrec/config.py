@@ -73,9 +73,12 @@ class FeatureSettings:
     batch: int = opt(32, rule=positive, expects="> 0")
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     half: bool = True  # fp16 on CUDA (ignored elsewhere)
+    runtime: str = opt("torch", "person stream: what runs the pose model (onnx | openvino: "
+                       "exported once into cache_dir/exports)", choices=("torch", "onnx",
+                       "openvino"))  # fmt: skip
 
 
-MACHINE_SETTINGS = ("batch", "device", "half")  # FeatureSettings a bundle never keeps
+MACHINE_SETTINGS = ("batch", "device", "half", "runtime")  # FeatureSettings a bundle never keeps
 
 PEOPLE_PARTS = ("pose", "velocity", "box", "travel", "roi")
 

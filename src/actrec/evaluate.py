@@ -30,6 +30,7 @@ from actrec.extract import extract, quiet_lightning, report
 from actrec.head import stride_steps
 from actrec.model import ActionClassifier
 from actrec.options import EvaluateOptions
+from actrec.runtime import GraphHead, use_runtime
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"
 
@@ -92,11 +93,7 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     classes, s = bundle["classes"], bundle["sample"]
     clips = load_clips(data, "", classes)
     source = source_for_bundle(bundle, opts.device)
-    onnx_head = None
-    if opts.runtime == "onnx":  # the same preprocessing, ONNX Runtime behind the networks
-        from actrec.export import use_onnx
-
-        onnx_head = use_onnx(model_path, head_from_bundle(bundle), source)
+    head = use_runtime(model_path, opts.runtime, head_from_bundle(bundle), source, echo)
     cache = FeatureCache(opts.cache_dir, source.cache_key, s["fps"])
     summary = extract([c.path for c in clips], source, cache, s["fps"])
     report(summary, echo)
@@ -109,8 +106,8 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
     out = Path(opts.out) if opts.out else default
     out.mkdir(parents=True, exist_ok=True)
     model = ActionClassifier.from_bundle(bundle)
-    if onnx_head is not None:
-        model.head = onnx_head
+    if isinstance(head, GraphHead):  # ONNX Runtime or OpenVINO behind the same methods
+        model.head = head
     metrics = test_and_report(test_trainer(), model, dm, out, Path(data).name)
     metrics.update(clips=len(split), data=str(data), classes=classes)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))

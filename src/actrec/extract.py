@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -22,6 +23,7 @@ from torch.utils.data import DataLoader
 from actrec.backbone import Backbone
 from actrec.cache import FeatureCache
 from actrec.config import Config
+from actrec.errors import ActrecError
 from actrec.features import Assembler, Source, VideoFeatures, chunk_loader, chunks_for, progress_bar
 from actrec.people import People, pose_backbone
 
@@ -145,9 +147,18 @@ def extract(
 def feature_source(cfg: Config) -> Source:
     """What a config's features come from: the backbone's whole frames, or its tracked people
     (on pose weights, whatever `features.weights=auto` finds for whole frames)."""
+    runtime = cfg.features.runtime
     if not cfg.people.enabled:
+        if runtime != "torch":
+            raise ActrecError(
+                "features.runtime covers the pose model of the person stream "
+                "(people.enabled=true); whole frames are extracted in torch"
+            )
         return Backbone(cfg.features)
-    return People(pose_backbone(cfg.features), cfg.people)
+    people = People(pose_backbone(cfg.features), cfg.people)
+    if runtime != "torch":  # ultralytics' export of the pose weights, made once per weights
+        people.use_runtime(runtime, people.exported(runtime, Path(cfg.cache_dir) / "exports"))
+    return people
 
 
 def extract_dataset(cfg: Config, paths: list[str], source: Source, echo=print):

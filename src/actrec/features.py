@@ -65,6 +65,11 @@ class ChunkStream(IterableDataset):
 
 def chunk_loader(stream: ChunkStream, workers: int, pin: bool = False) -> DataLoader:
     """The stream in `workers` decode processes (0: in this process), a few chunks ahead."""
+    if "openvino" in sys.modules:
+        # OpenVINO's thread pool (TBB) does not survive a fork: a decode process forked once it
+        # had run crashed the parent one run in three; decoding here cost nothing measurable
+        # beside it (vtest at 960: 55 s either way)
+        workers = 0
     return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin,
                       prefetch_factor=4 if workers else None)  # fmt: skip
 

@@ -35,6 +35,7 @@ from actrec.options import LiveOptions
 from actrec.overlay import ALERT, VideoOut, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
+from actrec.runtime import use_runtime
 from actrec.streaming import Scorer, lane_count
 from actrec.video import fit_size, resize
 
@@ -172,10 +173,7 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
     bundle = load_bundle(model)
     head, source = head_from_bundle(bundle), source_for_bundle(bundle, opts.device)
-    if opts.runtime == "onnx":  # the same preprocessing, ONNX Runtime behind the networks
-        from actrec.export import use_onnx
-
-        head = use_onnx(model, head, source)
+    head = use_runtime(model, opts.runtime, head, source, echo)
     if bundle["backbone"]["warning"]:
         echo(bundle["backbone"]["warning"])
     headless = not has_display() if opts.headless is None else opts.headless

@@ -36,12 +36,15 @@ class SynthOptions:
     seed: int = opt(0, "random seed: the same seed gives the same videos")
 
 
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("torch", "onnx", "openvino", "auto")
+RUNTIME_HELP = ("torch | onnx (ONNX Runtime) | openvino | auto (the fastest installed that the "
+                "export covers); 'actrec export MODEL' first")  # fmt: skip
 
 
 @dataclass
 class ExportOptions:
-    format: str = opt("onnx", "onnx", choices=("onnx",))
+    format: str = opt("auto", "auto (onnx, and openvino where installed) | onnx | openvino | all",
+                      choices=("auto", "onnx", "openvino", "all"))  # fmt: skip
     out: str | None = opt(None, "folder for the graphs (default: beside the model)")
 
 
@@ -79,8 +82,7 @@ class PredictOptions:
                                    "the model's); larger finds smaller people", image_size,
                                    IMAGE_SIZE)  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
-    runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
-                       choices=RUNTIMES)  # fmt: skip
+    runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
 
 
 @dataclass
@@ -93,9 +95,8 @@ class EvaluateOptions:
                           "one)")  # fmt: skip
     clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    runtime: str = opt("torch", "torch | onnx: the head (and the backbone, for videos not yet "
-                       "cached) in ONNX Runtime; 'actrec export MODEL' first",
-                       choices=RUNTIMES)  # fmt: skip
+    runtime: str = opt("torch", RUNTIME_HELP + " (the features of videos not yet cached, and "
+                       "the head)", choices=RUNTIMES)  # fmt: skip
 
 
 @dataclass
@@ -115,8 +116,7 @@ class LiveOptions:
     log: str | None = opt(None, "write JSON lines: t, label, score, fps, latency_ms")
     duration: float | None = opt(None, "stop after this many seconds", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    runtime: str = opt("torch", "torch | onnx (ONNX Runtime; 'actrec export MODEL' first)",
-                       choices=RUNTIMES)  # fmt: skip
+    runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
 
 
 Options = typing.TypeVar("Options")

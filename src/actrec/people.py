@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from actrec.backbone import Backbone
 from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
 from actrec.pose import PART_DIMS, Track, pose_features
+from actrec.weights import EXPORTED, export_yolo, load_exported
 
 DETECT_BATCH = 4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4
 PEOPLE_VERSION = 3  # bump when the person features change
@@ -49,7 +51,7 @@ class People:
                 "has none: use features.weights=auto (yolo11n-pose.pt) or another -pose.pt"
             )
         self.backbone, self.settings = backbone, settings
-        self.yolo = backbone.loaded.yolo
+        self.yolo, self.runtime = backbone.loaded.yolo, "torch"
         b = backbone.settings  # roi: the chosen layers' channels, once, unpooled by a grid
         self.roi_dim = backbone.feature_dim // (b.grid**2 * (b.appearance + b.motion))
         self.feature_dim = sum(PART_DIMS.get(p, self.roi_dim) for p in settings.parts)
@@ -86,6 +88,20 @@ class People:
     def stream(self, fps: float) -> PersonStream:
         return PersonStream(self, fps)
 
+    def use_runtime(self, runtime: str, path: Path) -> None:
+        """Detect people with the pose model exported at `path`, run by `runtime` (onnx |
+        openvino); ultralytics' pre- and postprocessing and the tracker stay as they are."""
+        if not path.exists():
+            raise ActrecError(f"the {runtime} pose model is missing: {path}")
+        self.yolo, self.runtime = load_exported(path, runtime), runtime
+
+    def exported(self, runtime: str, folder: Path) -> Path:
+        """The pose weights exported for `runtime` in `folder`, made on first use (extraction
+        has no bundle to export beside: the file is named by the weights' hash)."""
+        b = self.backbone
+        path = Path(folder) / f"{b.weights_name}-{b.weights_hash}{EXPORTED[runtime]}"
+        return path if path.exists() else export_yolo(b.loaded, runtime, path)
+
     def detect(self, frames: np.ndarray) -> list:
         """(N, H, W, 3) RGB → ultralytics Results per frame (boxes, keypoints).
 
@@ -93,12 +109,14 @@ class People:
         go in groups of DETECT_BATCH: memory stays flat at large detection sizes.
         """
         b = self.backbone
+        torch_ = self.runtime == "torch"  # exports are fp32, OpenVINO's on the CPU
+        device = b.device if torch_ or self.runtime == "onnx" else "cpu"
         out = []
         for i in range(0, len(frames), DETECT_BATCH):
             out += self.yolo.predict(
                 [f[..., ::-1] for f in frames[i : i + DETECT_BATCH]], imgsz=self.settings.imgsz,
-                conf=self.settings.conf, classes=[0], device=b.device,
-                half=b.dtype == torch.float16, verbose=False,
+                conf=self.settings.conf, classes=[0], device=device,
+                half=torch_ and b.dtype == torch.float16, verbose=False,
             )  # fmt: skip
         return out
 

