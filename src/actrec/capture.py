@@ -27,6 +27,10 @@ class Frame:
     t: float
     captured: float
     index: int
+    session: int = 0  # bumped when a stream comes back: what came before is another scene
+
+
+MAX_PAUSE = 30.0  # seconds: the longest wait between two reconnection attempts
 
 
 class Grabber:
@@ -34,16 +38,20 @@ class Grabber:
 
     `realtime=True`: a file is paced at its own fps (as a camera would deliver it) and a frame
     not taken before the next arrives is dropped. `realtime=False`: every frame is handed over,
-    the reader waiting for the consumer (for benchmarks). A stream URL that stops is reopened up
-    to `reconnect` times; a camera that stops is an error.
+    the reader waiting for the consumer (for benchmarks). A stream URL or camera that stops is
+    reopened up to `reconnect` times (None: for ever), after pauses growing from 1 s to
+    MAX_PAUSE; a file that ends has ended.
     """
 
     def __init__(
-        self, source: str | int, realtime: bool | None = None, reconnect: int = 5,
+        self, source: str | int, realtime: bool | None = None, reconnect: int | None = None,
         start: bool = True,
     ) -> None:  # fmt: skip
         self.source, self.reconnect = source, reconnect
         self.is_file = not is_stream(source)
+        self.session = 0
+        self.notices: list[tuple[float, str]] = []  # (seconds since start, news) for the log
+        self._t0 = time.perf_counter()
         self.realtime = self.is_file if realtime is None else realtime
         # OpenCV only: with a decord reader open, OpenCV's Qt window segfaults in imshow
         self.video = open_video(source, decord=False)  # ActrecError: no camera, bad file
@@ -65,28 +73,61 @@ class Grabber:
             self._thread.start()
 
     def _frames(self):
-        """(rgb, media time) one at a time; a stream URL is reopened when it stops."""
+        """(rgb, media time) one at a time; a stream is reopened when it stops."""
         attempts = 0
         while not self._stop:
             for c in self.video.chunks(None, None, 1):
+                if attempts:  # back after `attempts` tries: labelling starts afresh
+                    self.session += 1
+                    self._notice(f"source {self.source} back after {attempts} attempt(s)")
                 attempts = 0
                 yield c.frames[0], float(c.times[0])
                 if self._stop:
                     return
-            if self.is_file or str(self.source).isdigit() or attempts >= self.reconnect:
-                if not self.is_file and not self._stop:
-                    self.error = f"source {self.source} stopped delivering frames (disconnected)"
+            if self.is_file:
                 return
-            attempts += 1
-            log.warning(f"stream {self.source} lost; reconnecting ({attempts}/{self.reconnect})")
-            time.sleep(1.0)
-            try:
-                self.video = open_video(self.source, decord=False)
-            except ActrecError:
-                continue
+            self.video.close()
+            while not self._stop:  # until it opens again, or `reconnect` attempts are spent
+                if self.reconnect is not None and attempts >= self.reconnect:
+                    self.error = f"source {self.source} stopped delivering frames (disconnected)"
+                    return
+                attempts += 1
+                pause = min(MAX_PAUSE, 2.0 ** (attempts - 1))
+                of = f"/{self.reconnect}" if self.reconnect is not None else ""
+                self._notice(f"source {self.source} lost; reconnecting in {pause:g} s (attempt "
+                             f"{attempts}{of})")  # fmt: skip
+                self._sleep(pause)
+                try:
+                    self.video = open_video(self.source, decord=False)
+                    break
+                except ActrecError:
+                    continue
+
+    def _notice(self, msg: str) -> None:
+        log.debug(msg)
+        with self._cond:
+            self.notices.append((time.perf_counter() - self._t0, msg))
+            self._cond.notify_all()
+
+    def take_notices(self) -> list[tuple[float, str]]:
+        """The news since the last call: (seconds since start, a stream lost or back)."""
+        with self._cond:
+            out, self.notices = self.notices, []
+        return out
+
+    @property
+    def ended(self) -> bool:
+        """The source has ended (or failed) and every frame was read."""
+        with self._cond:
+            return self._done and self._slot is None
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait, but stop waiting when the reader is closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop, seconds)
 
     def _run(self) -> None:
-        start = time.perf_counter()
+        start = self._t0 = time.perf_counter()
         try:
             for k, (rgb, t) in enumerate(self._frames()):
                 if self.realtime and self.is_file:  # deliver at the file's own pace
@@ -99,7 +140,7 @@ class Grabber:
                     if self._stop:
                         return
                     self.dropped += self._slot is not None
-                    self._slot = Frame(rgb, t, time.perf_counter(), k)
+                    self._slot = Frame(rgb, t, time.perf_counter(), k, self.session)
                     self._cond.notify_all()
         except ActrecError as e:
             self.error = str(e)
@@ -108,12 +149,16 @@ class Grabber:
                 self._done = True
                 self._cond.notify_all()
 
-    def read(self) -> Frame | None:
-        """The newest frame not yet read, waiting for one; None once the source has ended."""
+    def read(self, until: float | None = None) -> Frame | None:
+        """The newest frame not yet read, waiting for one; None once the source has ended (see
+        `ended`), when news arrives (`take_notices`) or when the clock (`time.perf_counter`)
+        passes `until`, e.g. while a stream is away."""
+        ready = lambda: self._slot is not None or self._done or bool(self.notices)  # noqa: E731
         with self._cond:
             # short waits keep Ctrl-C responsive in the main thread
-            while not self._cond.wait_for(lambda: self._slot is not None or self._done, 0.2):
-                pass
+            while not self._cond.wait_for(ready, 0.2):
+                if until is not None and time.perf_counter() >= until:
+                    return None
             frame, self._slot = self._slot, None
             self._cond.notify_all()
             return frame

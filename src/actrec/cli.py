@@ -195,6 +195,8 @@ def cmd_live(args: list[str]) -> None:
           f"{r['latency_p95_ms']:.0f} ms, {r['dropped']} frames dropped, {len(r['events'])} "
           f"event(s); "
           f"last label: {r['label']} ({r['score']:.2f})")  # fmt: skip
+    if "files" in r:  # segment=: the numbered outputs, each complete
+        _echo(f"live: wrote {len(r['files'])} file(s): {', '.join(r['files'])}")
 
 
 def cmd_export(args: list[str]) -> None:

@@ -11,7 +11,6 @@ camera's rate. `mode=window` re-scores the last `window` features instead, exact
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -19,22 +18,21 @@ import time
 from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
 
 import cv2
 import numpy as np
 import torch
 
 from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
-from actrec.cache import atomic_path
 from actrec.capture import Grabber
 from actrec.errors import ActrecError
 from actrec.events import Alerts
 from actrec.head import UNSURE, GRUHead, label_name, score_windows
 from actrec.options import LiveOptions
-from actrec.overlay import ALERT, VideoOut, draw_overlay, draw_person, has_display, qt_fonts
+from actrec.overlay import ALERT, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
+from actrec.recording import Recorder
 from actrec.runtime import use_runtime
 from actrec.streaming import Scorer, lane_count
 from actrec.video import fit_size, resize
@@ -159,16 +157,6 @@ def _summary(tally: Tally, grab: Grabber, shown: tuple, seconds: float) -> dict:
     )  # fmt: skip
 
 
-def _open_log(path: str) -> TextIO:
-    """The JSON-lines log (written as it goes, so it can be followed), its folder made if needed."""
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p.open("w")
-    except OSError as e:
-        raise ActrecError(f"cannot write the log {p}: {e.strerror}") from None
-
-
 def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
     bundle = load_bundle(model)
@@ -179,40 +167,45 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
         qt_fonts()
-    with ExitStack() as stack:  # closes the outputs (and renames the video) however it ends
-        logf = stack.enter_context(_open_log(opts.log)) if opts.log else None  # before the camera
-        grab = Grabber(opts.source, opts.realtime, start=False)  # opened, not yet read
+    with ExitStack() as stack:  # closes the outputs (and renames the videos) however it ends
+        grab = Grabber(opts.source, opts.realtime, opts.reconnect, start=False)  # not yet read
         stack.callback(grab.close)
-        writer = None
-        if opts.out:
-            tmp = stack.enter_context(atomic_path(opts.out, hidden=False))
-            writer = VideoOut(tmp, grab.fps, grab.size)
-            stack.callback(writer.close)  # released before the rename above
+        rec = Recorder(opts.out, opts.log, opts.segment, grab.fps, grab.size)
         if not headless:
             stack.callback(cv2.destroyAllWindows)
-        tally, events, shown, seconds = _loop(bundle, head, source, grab, opts, headless, writer,
-                                        logf, echo)  # fmt: skip
+        try:
+            tally, events, shown, seconds = _loop(bundle, head, source, grab, opts, headless,
+                                                  rec, echo)  # fmt: skip
+        except BaseException:
+            rec.close(keep=False)
+            raise
+        rec.close()
     if grab.error:
         raise ActrecError(grab.error)
-    return {**_summary(tally, grab, shown, seconds), "events": list(events)}
+    summary = {**_summary(tally, grab, shown, seconds), "events": list(events)}
+    return {**summary, "files": rec.files} if opts.segment else summary
 
 
-def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
+def _loop(bundle, head, source, grab, opts, headless, rec, echo):
     """Warm up, then read, label, draw and write until the source ends; → (tally, the last
     events, last shown, seconds)."""
     s = bundle["sample"]
     threshold = threshold_for(bundle, opts.threshold)
     smoother = lambda: Smoother(bundle["classes"], opts.smooth, threshold, opts.topk)  # noqa: E731
     if isinstance(source, People):  # every frame, in order; tracks resampled to the model fps
-        k, mode = 1, "people"
-        persons = PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps)
-        persons.warm_up(grab.size)
-        rate = grab.fps
+        k, mode, rate = 1, "people", grab.fps
     else:
         k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
-        mode, score, smooth = opts.mode, Scorer(head, source, s["window"], opts.mode, k), smoother()
-        score.warm_up(grab.size)
-        rate = k * s["fps"]  # frames per second handed to the head, dealt round the lanes
+        mode, rate = opts.mode, k * s["fps"]  # frames a second for the head, dealt round lanes
+
+    def fresh():  # the scorers' state: new at the start and when a stream comes back
+        if mode == "people":
+            return PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps), None
+        return Scorer(head, source, s["window"], opts.mode, k), smoother()
+
+    persons, smooth = fresh()
+    score = persons  # a Scorer, for whole-frame models
+    persons.warm_up(grab.size)
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     tally = Tally()
@@ -221,8 +214,21 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
     shown, last_slot, latency, fps, seen = (UNSURE, 0.0, []), -1, 0.0, 0.0, []
     grab.start()  # everything is loaded and warm: the source's clock starts now
     start = time.perf_counter()
+    until, session = (start + opts.duration if opts.duration else None), 0
     try:
-        while (frame := grab.read()) is not None:
+        while True:
+            frame = grab.read(until)  # None: the end, time is up, or news
+            for t, notice in grab.take_notices():  # a stream lost or back: said once, logged
+                echo(f"live: {notice}")
+                rec.line(dict(t=round(t, 3), notice=notice), t)
+            if frame is None:
+                if grab.ended or (until and time.perf_counter() >= until):
+                    break
+                continue
+            if frame.session != session:  # people and motion before the gap are another scene
+                session, last_slot, seen = frame.session, -1, []
+                persons, smooth = fresh()
+                score = persons
             slot = math.floor(frame.t * rate + 1e-6)
             if slot > last_slot:  # a frame for the head; others are only shown
                 last_slot = slot
@@ -235,19 +241,17 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                 fps = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
                 latency = now - frame.captured
                 for pid, box, sh in seen if mode == "people" else [(None, None, shown)]:
-                    rec = dict(t=round(frame.t, 3), label=sh[0], score=round(sh[1], 4),
+                    row = dict(t=round(frame.t, 3), label=sh[0], score=round(sh[1], 4),
                                fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
                                top=[[n, round(p, 4)] for n, p in sh[2]])  # fmt: skip
                     if pid is not None:
-                        rec.update(id=pid, box=box)
-                    tally.add(rec["latency_ms"], rec["fps"])
-                    if logf:
-                        logf.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                        row.update(id=pid, box=box)
+                    tally.add(row["latency_ms"], row["fps"])
+                    rec.line(row, frame.t)
                 for event in persons.fired if mode == "people" else []:  # one line per event
                     events.append(event)
                     echo(f"live: person {event['id']} {event['event']} at {event['t']:.1f} s")
-                    if logf:
-                        logf.write(json.dumps(event, ensure_ascii=False) + "\n")
+                    rec.line(event, frame.t)
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
             draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
             for pid, box, (label, sc, _) in seen:
@@ -256,13 +260,12 @@ def _loop(bundle, head, source, grab, opts, headless, writer, logf, echo):
                     draw_person(bgr, box, f"{pid} {alert[0].upper()} {alert[1]:.2f}", ALERT)
                 else:
                     draw_person(bgr, box, f"{pid} {label} {sc:.2f}")
-            if writer:
-                writer.write(bgr, frame.t)
+            rec.frame(bgr, frame.t)
             if not headless:
                 cv2.imshow("actrec live", bgr)
                 if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                     break
-            if opts.duration and time.perf_counter() - start >= opts.duration:
+            if until and time.perf_counter() >= until:
                 break
     except KeyboardInterrupt:
         echo("live: interrupted; closing the outputs")

@@ -114,6 +114,12 @@ class LiveOptions:
     headless: bool | None = opt(None, "no window (default: true when there is no display)")
     out: str | None = opt(None, "write the annotated video")
     log: str | None = opt(None, "write JSON lines: t, label, score, fps, latency_ms")
+    segment: float | None = opt(None, "cut out= and log= into numbered files of this many "
+                                "seconds each (out_000.mp4, log_000.jsonl, ...)", positive,
+                                "> 0")  # fmt: skip
+    reconnect: int | None = opt(None, "a stream or camera that stops is reopened this many "
+                                "times, pauses growing to 30 s (default: for ever; a file that "
+                                "ends has ended)", lambda v: v >= 0, ">= 0")  # fmt: skip
     duration: float | None = opt(None, "stop after this many seconds", positive, "> 0")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
     runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
