@@ -43,7 +43,7 @@ USAGE = """usage: actrec COMMAND [ARGS] [key=value ...]      (actrec COMMAND --h
   check     [CONFIG.yaml] [key=value ...] list videos that cannot be decoded
 
 MODEL: a model.pt written by train, or none (or 'builtin'): the model shipped with actrec,
-which labels people walking, running, waving, jumping, clapping, bending or standing.
+which labels people's 21 actions: walking, running, waving, falling, sitting down, workouts...
 
 CONFIG keys (e.g. data.train=..., features.imgsz=160, train.epochs=50) are listed in
 configs/default.yaml."""
