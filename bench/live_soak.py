@@ -78,6 +78,15 @@ def rss_mib(pid: int) -> float:
     return total
 
 
+def playable_frames(path: Path) -> int:
+    """Frames OpenCV decodes from a written video (0: not playable)."""
+    cap, n = cv2.VideoCapture(str(path)), 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
 def window(rows: list[dict], lo: float, hi: float) -> tuple[float, float]:
     """Median FPS and p95 latency of the label lines with lo <= t < hi."""
     got = [r for r in rows if "label" in r and lo <= r["t"] < hi]
@@ -115,6 +124,7 @@ def main() -> None:
             rows += [json.loads(line) for line in log.read_text().splitlines()]
         videos = sorted(out.glob("live_*.mp4"))
         logs = sorted(out.glob("live_*.jsonl"))
+        playable = [playable_frames(v) for v in videos]
     t, rss = np.array(samples).T
     late = t >= 120
     slope = np.polyfit(t[late] / 3600, rss[late], 1)[0] if late.sum() >= 2 else float("nan")
@@ -127,11 +137,12 @@ def main() -> None:
     print(f"  first 5 min: {first[0]:.1f} FPS, p95 {first[1]:.0f} ms; last 5 min: "
           f"{last[0]:.1f} FPS, p95 {last[1]:.0f} ms")  # fmt: skip
     print(f"  {labels} label lines, {sum('event' in r for r in rows)} events; "
-          f"{len(videos)} videos and {len(logs)} logs written")  # fmt: skip
+          f"{len(videos)} videos and {len(logs)} logs written; {sum(n > 0 for n in playable)} "
+          f"videos play back, {sum(playable)} frames in all")  # fmt: skip
     print("  " + (summary[-1] if summary else said.strip().splitlines()[-1]))
     result = dict(minutes=a.minutes, model=a.model, runtime=a.runtime, rss=samples,
                   slope_mib_h=slope, first=first, last=last, labels=labels,
-                  videos=len(videos), logs=len(logs))  # fmt: skip
+                  videos=len(videos), logs=len(logs), playable=playable)  # fmt: skip
     name = Path(a.model).stem if a.model != "builtin" else "builtin"
     (ROOT / "data" / "bench" / f"soak_{name}_{a.runtime}.json").write_text(json.dumps(result))
 

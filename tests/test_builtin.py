@@ -29,7 +29,7 @@ from actrec.synthetic.skeleton import (
     skeleton_dataset,
     write,
 )
-from tests.test_people import _two_people_clip
+from tests.conftest import two_people_clip
 
 PARTS = ["pose", "velocity", "box"]
 
@@ -131,7 +131,7 @@ def test_skeletons_and_real_tracks_share_one_normalisation(tmp_path):
 
     people = People(Backbone(FeatureSettings(imgsz=64, layers=[4, 6])),
                     PeopleSettings(enabled=True, min_track=0.5))  # fmt: skip
-    v = video_features(str(_two_people_clip(tmp_path / "two.mp4")), people, 10.0, progress=False)
+    v = video_features(str(two_people_clip(tmp_path / "two.mp4")), people, 10.0, progress=False)
     for track in v.tracks:
         raw = {k: track[k] for k in ("times", "xy", "conf", "boxes")}
         assert np.allclose(skeleton_features(raw, 10.0, PARTS), track["feats"], atol=1e-5)
@@ -191,7 +191,7 @@ def test_a_missing_builtin_model_is_one_clear_error(tmp_path, monkeypatch):
 
 
 def test_predict_a_video_with_no_model_labels_its_people(tmp_path):
-    clip = _two_people_clip(tmp_path / "two.mp4")
+    clip = two_people_clip(tmp_path / "two.mp4")
     out = tmp_path / "t.json"
     r = subprocess.run([sys.executable, "-m", "actrec", "predict", str(clip), f"json={out}"],
                        capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -206,7 +206,7 @@ def test_predict_a_video_with_no_model_labels_its_people(tmp_path):
 
 
 def test_a_score_below_the_threshold_is_labelled_unsure(tmp_path):
-    clip = _two_people_clip(tmp_path / "two.mp4")
+    clip = two_people_clip(tmp_path / "two.mp4")
     sure = predict_video("builtin", clip, PredictOptions(threshold=0.0, progress=False))
     unsure = predict_video("builtin", clip, PredictOptions(threshold=1.0, progress=False))
     assert sure["label"] in CLASSES and unsure["label"] == UNSURE

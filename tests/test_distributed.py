@@ -63,13 +63,13 @@ def test_two_rank_extraction_and_training_on_fake_ucf101(tmp_path):
 def test_two_rank_extraction_of_the_person_stream(tmp_path):
     """The person stream goes through the same Trainer.predict path: each rank detects and
     tracks people in its share of the videos and writes their tracks atomically."""
-    from tests.test_people import _two_people_clip
+    from tests.conftest import two_people_clip
 
     data = tmp_path / "clips"
     for label in ("walking", "waving"):
         (data / label).mkdir(parents=True)
         for k in range(2):
-            _two_people_clip(data / label / f"{label}_{k}.mp4", frames=12 + 2 * k)
+            two_people_clip(data / label / f"{label}_{k}.mp4", frames=12 + 2 * k)
     (tmp_path / "c.yaml").write_text(
         f"data:\n  train: {data}\ncache_dir: {tmp_path / 'cache'}\nsample:\n  workers: 0\n"
         "people:\n  enabled: true\n  min_track: 0.5\n"

@@ -82,9 +82,9 @@ def falling_bundle(tmp_path_factory):
 def test_predict_reports_events_per_person_and_for_the_clip(falling_bundle, tmp_path):
     from actrec.options import PredictOptions
     from actrec.predict import predict_video
-    from tests.test_people import _two_people_clip
+    from tests.conftest import two_people_clip
 
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
+    clip = two_people_clip(tmp_path / "two.mp4", frames=20)
     r = predict_video(falling_bundle, clip, PredictOptions(json=str(tmp_path / "t.json")))
     saved = json.loads((tmp_path / "t.json").read_text())
     assert len(saved["people"]) == 2
@@ -97,9 +97,9 @@ def test_predict_reports_events_per_person_and_for_the_clip(falling_bundle, tmp_
 def test_live_logs_one_line_per_event_and_draws_the_alert(falling_bundle, tmp_path):
     from actrec.live import run_live
     from actrec.options import LiveOptions
-    from tests.test_people import _two_people_clip
+    from tests.conftest import two_people_clip
 
-    clip = _two_people_clip(tmp_path / "two.mp4", frames=20)
+    clip = two_people_clip(tmp_path / "two.mp4", frames=20)
     log, out = tmp_path / "l.jsonl", tmp_path / "o.mp4"
     opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log), out=str(out))
     r = run_live(falling_bundle, opts, echo=lambda *_: None)
