@@ -198,14 +198,13 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
         k = lane_count(grab.fps, s["fps"], opts.mode, opts.lanes)
         mode, rate = opts.mode, k * s["fps"]  # frames a second for the head, dealt round lanes
 
-    def fresh():  # the scorers' state: new at the start and when a stream comes back
-        if mode == "people":
+    def fresh():  # the scorer's state: new at the start and when a stream comes back
+        if mode == "people":  # a PersonScorer smooths each person on its own
             return PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps), None
         return Scorer(head, source, s["window"], opts.mode, k), smoother()
 
-    persons, smooth = fresh()
-    score = persons  # a Scorer, for whole-frame models
-    persons.warm_up(grab.size)
+    score, smooth = fresh()
+    score.warm_up(grab.size)
     echo(f"live: {opts.source} at {grab.fps:.1f} fps, {mode} mode, {k} lane(s) of "
          f"{s['fps']:g} fps, {'headless' if headless else 'q or Esc quits'}")  # fmt: skip
     tally = Tally()
@@ -227,13 +226,12 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                 continue
             if frame.session != session:  # people and motion before the gap are another scene
                 session, last_slot, seen = frame.session, -1, []
-                persons, smooth = fresh()
-                score = persons
+                score, smooth = fresh()
             slot = math.floor(frame.t * rate + 1e-6)
             if slot > last_slot:  # a frame for the head; others are only shown
                 last_slot = slot
                 if mode == "people":  # every person labelled; the largest one is the headline
-                    seen = persons(frame.rgb, frame.t)
+                    seen = score(frame.rgb, frame.t)
                     shown = seen[0][2] if seen else (UNSURE, 0.0, [])
                 else:
                     shown = smooth(score(frame.rgb, slot % k))
@@ -248,14 +246,14 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                         row.update(id=pid, box=box)
                     tally.add(row["latency_ms"], row["fps"])
                     rec.line(row, frame.t)
-                for event in persons.fired if mode == "people" else []:  # one line per event
+                for event in score.fired if mode == "people" else []:  # one line per event
                     events.append(event)
                     echo(f"live: person {event['id']} {event['event']} at {event['t']:.1f} s")
                     rec.line(event, frame.t)
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
             draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
             for pid, box, (label, sc, _) in seen:
-                alert = persons.alerts.shown(pid, frame.t)
+                alert = score.alerts.shown(pid, frame.t)
                 if alert:  # held a few seconds over the person, whatever their label is now
                     draw_person(bgr, box, f"{pid} {alert[0].upper()} {alert[1]:.2f}", ALERT)
                 else:
