@@ -2,7 +2,8 @@
 
 Beside `backbone` in the flow (it runs the pose weights through ultralytics), before `features`.
 Per sampled frame the pose model gives boxes and 17 COCO keypoints, batched over a chunk of
-frames; ultralytics' own tracker (ByteTrack or BoT-SORT) links people from frame to frame. The
+frames, in PyTorch or (`use_runtime`) in ultralytics' ONNX Runtime or OpenVINO backend;
+ultralytics' own tracker (ByteTrack or BoT-SORT) links people from frame to frame. The
 numbers made of a track (resampling, `pose_features`) live in `pose`, numpy only.
 """
 
