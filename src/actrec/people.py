@@ -110,7 +110,7 @@ class People:
         go in groups of DETECT_BATCH: memory stays flat at large detection sizes.
         """
         b = self.backbone
-        torch_ = self.runtime == "torch"  # exports are fp32, OpenVINO's on the CPU
+        torch_ = self.runtime == "torch"  # half only in torch; OpenVINO runs on the CPU
         device = b.device if torch_ or self.runtime == "onnx" else "cpu"
         out = []
         for i in range(0, len(frames), DETECT_BATCH):
