@@ -141,7 +141,7 @@ def need_runtime(runtime: str) -> None:
 
 
 def export_yolo(loaded: Loaded, fmt: str, dest: Path) -> Path:
-    """`loaded`'s network in `fmt` (onnx | openvino) at `dest`, any input size (dynamic), fp32 weights.
+    """`loaded`'s network in `fmt` (onnx | openvino) at `dest`: fp32 weights, any input size.
 
     Ultralytics writes an export beside its .pt, which may be a read-only package folder, so it
     exports a copy in a scratch folder; `dest` appears whole or not at all.
