@@ -40,7 +40,7 @@ def exported_builtin() -> None:
     from actrec.runtime import _manifest
 
     try:
-        current = _manifest("builtin") is not None and "runtimes" in _manifest("builtin")
+        current = "runtimes" in (_manifest("builtin") or {})
     except Exception:
         current = False
     if not current:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actrec.bundle import head_from_bundle, load_bundle, model_file
+from actrec.bundle import head_from_bundle, load_bundle, model_file, source_for_bundle
 from actrec.errors import ActrecError
 from actrec.head import GRUHead
 from actrec.weights import EXPORTED, export_yolo, runtime_installed
@@ -28,7 +28,7 @@ from actrec.weights import EXPORTED, export_yolo, runtime_installed
 OPSET = 17
 GRAPHS = ("backbone", "head", "step", "pool")
 INSTALL = "ONNX export needs onnx and onnxruntime: pip install -e '.[onnx]'"
-POSE_FORMATS = ("onnx", "openvino")  # the pose model's, as ultralytics exports them
+POSE_FORMATS = tuple(EXPORTED)  # onnx, openvino: the pose model's, as ultralytics exports it
 
 
 def _need_onnx() -> None:
@@ -123,8 +123,6 @@ def export(model: str | Path, out: str | Path | None = None, echo=print,
     where = paths(model, out)
     where["manifest"].parent.mkdir(parents=True, exist_ok=True)
     graphs = _export_head(head_from_bundle(bundle), bundle["sample"]["window"], where)
-    from actrec.bundle import source_for_bundle
-
     source = source_for_bundle(bundle, "cpu")
     if "people" in bundle["backbone"]:  # ultralytics' own export; the tracker stays in python
         for f in formats:
