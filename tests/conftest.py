@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("YOLO_OFFLINE", "True")
+# the user cache folder (where `export builtin` writes) is the test run's own, never the user's
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="actrec-tests-cache-")
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TINY_CLASSES = ["clapping", "jumping_jacks", "walking"]

@@ -112,9 +112,10 @@ def test_cli_errors_are_one_line(run, capsys, bad_videos, tmp_path):
         "missing config": ("train", str(tmp_path / "none.yaml")),
         "bad option": ("predict", model, str(bad_videos["empty"]), "jsn=t.json"),
         "stride not a number": ("predict", model, str(bad_videos["empty"]), "stride=abc"),
-        "a folder as VIDEO": ("predict", model, str(tmp_path)),
+        "a folder with no videos": ("predict", model, str(tmp_path / "empty_dir")),
         "unknown command": ("trian", "x"),
     }
+    (tmp_path / "empty_dir").mkdir()
     for what, args in cases.items():
         rc, err = _cli(capsys, *args)
         assert rc == 1, what
@@ -125,7 +126,7 @@ def test_cli_errors_are_one_line(run, capsys, bad_videos, tmp_path):
     )
     assert "did you mean 'json'" in _cli(capsys, "predict", model, "v.mp4", "jsn=t.json")[1]
     assert "stride expects float" in _cli(capsys, "predict", model, "v.mp4", "stride=abc")[1]
-    assert "is a folder, not a video" in _cli(capsys, "predict", model, str(tmp_path))[1]
+    assert "no videos found in" in _cli(capsys, "predict", model, str(tmp_path / "empty_dir"))[1]
 
 
 def test_cli_predict_and_check(run, capsys, tmp_path, tiny_dataset, bad_videos):

@@ -8,6 +8,8 @@ prediction settings. Nothing executable, nothing about the machine.
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -47,6 +49,14 @@ def make_bundle(
     )
 
 
+def builtin_exports() -> Path:
+    """Where `actrec export builtin` writes and `runtime=` finds the built-in model's graphs: the
+    user's cache folder (the package's own may be read-only; XDG_CACHE_HOME moves it)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("actrec", appauthor=False) / "builtin"
+
+
 def model_file(model: str | Path) -> Path:
     """A MODEL argument → its bundle file: `builtin` names the one shipped in the package."""
     return BUILTIN_MODEL if str(model) == "builtin" else Path(model)
@@ -61,12 +71,18 @@ def load_bundle(path: str | Path) -> dict:
                           "'make builtin-model' makes it")  # fmt: skip
     if not p.is_file():
         raise ActrecError(f"model file not found: {p}")
+    not_ours = f"{p} is not an actrec model (those are written by 'actrec train')"
+    if not zipfile.is_zipfile(p):  # every torch.save since PyTorch 1.6 is a zip archive
+        raise ActrecError(f"{not_ours}: not a PyTorch file, or a damaged one")
     try:
         bundle = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's long weights_only advice: not the user's business
+        raise ActrecError(f"{not_ours}: it holds Python objects, as an ultralytics or other "
+                          "PyTorch checkpoint does") from None  # fmt: skip
     except Exception as e:
-        raise ActrecError(f"cannot load model {p}: {str(e).splitlines()[0]}") from None
+        raise ActrecError(f"{not_ours}: {str(e).splitlines()[0]}") from None
     if not isinstance(bundle, dict) or not str(bundle.get("format", "")).startswith("actrec-"):
-        raise ActrecError(f"{p} is not an actrec model bundle (written by 'actrec train')")
+        raise ActrecError(not_ours)
     if bundle["format"] != BUNDLE_FORMAT:
         raise ActrecError(
             f"{p} is a {bundle['format']} bundle; this actrec reads {BUNDLE_FORMAT}: retrain it"

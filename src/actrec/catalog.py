@@ -8,6 +8,7 @@ clips of one group (a performer `blkNN`, a UCF101 `gNN`) never straddle two spli
 
 from __future__ import annotations
 
+import glob
 import random
 import re
 from collections import Counter, defaultdict
@@ -182,3 +183,47 @@ def build_splits(data) -> Splits:
     if not train:
         raise ActrecError("the training split is empty")
     return Splits(train, val, test, classes)
+
+
+def video_sources(source) -> tuple[list[str], bool]:
+    """What `predict` was given → (the videos, whether it was one video): a file or URL (one);
+    a folder (its videos, recursively, sorted); a list file (`.txt`/`.list`: a path per line,
+    optionally with a label, relative to the file; `#` comments); a glob; a list of any of these.
+    """
+    if isinstance(source, (list, tuple)):
+        return [v for s in source for v in video_sources(s)[0]], False
+    s = str(source)
+    p = Path(s)
+    if "://" in s:
+        return [s], True
+    if p.is_dir():
+        files = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTS)
+        if not files:
+            raise ActrecError(f"no videos found in {p}")
+        return files, False
+    if p.is_file() and p.suffix.lower() in LIST_EXTS:
+        return _listed(p), False
+    if any(c in s for c in "*?["):
+        files = sorted(f for f in glob.glob(s, recursive=True) if Path(f).is_file())
+        if not files:
+            raise ActrecError(f"no files match {s}")
+        return files, False
+    return [s], True
+
+
+LIST_EXTS = {".txt", ".list", ".lst"}
+
+
+def _listed(path: Path) -> list[str]:
+    """A list file's videos: the first field of each line (a label after it is ignored)."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        whole = (path.parent / line).is_file() or Path(line).is_file()
+        rel = line if whole else line.rsplit(maxsplit=1)[0]  # "path label", MMAction2 style
+        out.append(str(Path(rel) if Path(rel).is_absolute() else path.parent / rel))
+    if not out:
+        raise ActrecError(f"list file {path} names no videos")
+    return out

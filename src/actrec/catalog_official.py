@@ -60,8 +60,9 @@ def hmdb51(root: Path, ann: Path, split: int) -> dict[str, list[tuple[Path, str]
 def kinetics(root: Path, ann: Path, split: int) -> dict[str, list[tuple[Path, str]]]:
     """A Kinetics CSV (`label,youtube_id,time_start,time_end,split`); files named
     `<id>_<start:06d>_<end:06d>.mp4` anywhere under `root`. `ann` is the CSV, or a folder of
-    them (train.csv, validate.csv, test.csv). The val split doubles as test when test has no
-    labels (as released)."""
+    them (train.csv, validate.csv, test.csv). As released, test has no labels: then the val split
+    is the test set, and validation is split from train (choosing the checkpoint on the test
+    set would flatter it)."""
     csvs = sorted(ann.glob("*.csv")) if ann.is_dir() else [_need(ann, "Kinetics CSV")]
     if not csvs:
         raise ActrecError(f"no Kinetics CSV files in {ann}")
@@ -78,7 +79,7 @@ def kinetics(root: Path, ann: Path, split: int) -> dict[str, list[tuple[Path, st
                 path = on_disk.get(stem, root / part / row["label"] / f"{stem}.mp4")
                 out[part].append((path, row["label"]))
     if not out["test"]:
-        out["test"] = out["val"]
+        out["test"], out["val"] = out["val"], []
     return out
 
 

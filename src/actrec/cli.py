@@ -8,7 +8,6 @@ traceback behind `ACTREC_DEBUG=1`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from actrec.config import load_config
+from actrec.config import load_config, no_config_defaults
 from actrec.errors import ActrecError
 from actrec.keys import parse_overrides, unknown_key
 from actrec.options import (
@@ -68,11 +67,13 @@ def _positional(args: list[str], n: int, names: str) -> tuple[list[str], list[st
 
 
 def _config(args: list[str]):
-    """CONFIG.yaml (optional: configs/default.yaml's values) with key=value overrides on top."""
+    """CONFIG.yaml with key=value overrides on top; with no CONFIG, the person stream from the
+    built-in model's head (`config.no_config_defaults`)."""
     pos, rest = [a for a in args if "=" not in a], [a for a in args if "=" in a]
     if len(pos) > 1:
         raise ActrecError(f"expected at most one CONFIG.yaml, got {len(pos)}: {' '.join(pos)}")
-    return load_config(pos[0] if pos else None, parse_overrides(rest))
+    base = {} if pos else no_config_defaults()
+    return load_config(pos[0] if pos else None, {**base, **parse_overrides(rest)})
 
 
 def cmd_synth(args: list[str]) -> None:
@@ -142,41 +143,56 @@ def _builtin_note() -> None:
     _echo(BUILTIN_NOTE.format(n=len(load_bundle("builtin")["classes"])))
 
 
-def cmd_predict(args: list[str]) -> None:
-    from actrec.predict import predict_video
+def cmd_predict(args: list[str]) -> int:
+    from actrec.catalog import video_sources
+    from actrec.outputs import check_writable
 
     pos, rest = [a for a in args if "=" not in a], [a for a in args if "=" in a]
     if len(pos) == 1:  # a video alone: the built-in model labels its people
-        model, video = "builtin", pos[0]
+        model, source = "builtin", pos[0]
     else:
-        (model, video), rest = _positional(args, 2, "[MODEL] VIDEO")
+        (model, source), rest = _positional(args, 2, "[MODEL] VIDEO")
     o = load_options(PredictOptions, rest)
+    videos, single = video_sources(source)
+    for path, what in ((o.json, "json="), (o.csv, "csv=")):  # before anything loads
+        if path:
+            check_writable(path, what)
+    if o.out and not single and Path(o.out).suffix:
+        raise ActrecError(f"out={o.out}: many videos need a folder for their annotated copies")
+    if o.out and single:
+        check_writable(o.out, "out=")
+    from actrec.api import Model
+
     if model == "builtin":
         _builtin_note()
-    r = predict_video(model, video, o, _echo)
-    if r.get("people") == []:  # a person model on an empty scene: an answer, exit 0
-        _echo(f"{video}: nobody found")  # the hint line below says what to try
-    else:
-        top = sorted(r["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-        _echo(f"{video}: {r['label']} ({r['score']:.2f}); top-3 "
-              + ", ".join(f"{k} {v:.2f}" for k, v in top))  # fmt: skip
-        _echo(f"timeline: {len(r['timeline'])} windows over {r['duration_s']:.1f} s")
-    if r.get("people"):
-        _echo(f"people: {len(r['people'])} tracked; " + ", ".join(
-            f"{p['id']}: {p['label']} ({p['score']:.2f}, {p['start_s']:.1f}-{p['end_s']:.1f} s)"
-            for p in r["people"][:8]) + (" ..." if len(r["people"]) > 8 else ""))  # fmt: skip
-    for e in r.get("events", [])[:8]:  # one-off actions: a fall, sitting down, standing up
-        who = f"person {e['id']} " if "id" in e else ""
-        _echo(
-            f"event: {who}{e['label']} at {e['start_s']:.1f}-{e['end_s']:.1f} s ({e['score']:.2f})"
-        )
-    if r.get("hint"):
-        _echo(f"hint: {r['hint']}")
-    for path, what in ((o.json, "timeline JSON"), (o.out, "annotated video")):
+    m = Model(model, o.device, o.runtime, o.people_imgsz, echo=_echo)
+    per_call = dict(stride=o.stride, threshold=o.threshold)
+    if single:
+        r = m.predict(videos[0], json=o.json, out=o.out, progress=o.progress, **per_call)
+        if o.csv:
+            r.to_csv(o.csv)
+        _echo(r.summary())
+        if r.hint:
+            _echo(f"hint: {r.hint}")
+        for path, what in ((o.json, "result JSON"), (o.out, "annotated video"), (o.csv, "CSV")):
+            if path:
+                _echo(f"{what}: {path}")
+        return 0
+    return _predict_many(m, videos, o, per_call)
+
+
+def _predict_many(m, videos: list[str], o: PredictOptions, per_call: dict) -> int:
+    from actrec.folder import predict_folder
+
+    t = predict_folder(m, videos, per_call, o.json, o.csv, o.out, _echo, o.progress)
+    _echo(f"{t.labelled} labelled, {len(t.failed)} failed"
+          + (f", {t.skipped} already done" if t.skipped else ""))  # fmt: skip
+    for video, why in t.failed.items():
+        _echo(f"  failed: {video}: {why}")
+    for path, what in ((o.json, "results (JSON lines)"), (o.csv, "CSV"), (o.out, "annotated")):
         if path:
             _echo(f"{what}: {path}")
-    if not o.json:
-        _echo(json.dumps(r["timeline"][:5]) + (" ..." if len(r["timeline"]) > 5 else ""))
+    return 1 if t.failed else 0  # a script over the folder sees that some failed
 
 
 def cmd_live(args: list[str]) -> None:
@@ -224,7 +240,7 @@ def cmd_check(args: list[str]) -> None:
           f"(list: {out}; extract and train skip them)")  # fmt: skip
 
 
-COMMANDS: dict[str, Callable[[list[str]], None]] = {
+COMMANDS: dict[str, Callable[[list[str]], int | None]] = {
     "synth": cmd_synth,
     "extract": cmd_extract,
     "train": cmd_train,
@@ -266,6 +282,8 @@ def _leave_process_group() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["help"] and len(argv) > 1:  # actrec help CMD: as actrec CMD --help
+        argv = [argv[1], "--help"]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
@@ -280,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             print(command_help(cmd))
             return 0
         _quiet()
-        COMMANDS[cmd](args)
+        rc = COMMANDS[cmd](args) or 0
         _leave_process_group()
     except ActrecError as e:
         print(f"actrec {cmd}: error: {e}", file=sys.stderr)
@@ -295,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"actrec {cmd}: error: unexpected {type(e).__name__}: {first} "
               "(run with ACTREC_DEBUG=1 for the traceback)", file=sys.stderr)  # fmt: skip
         return 1
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

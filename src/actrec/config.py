@@ -180,6 +180,16 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
+def no_config_defaults() -> dict[str, Any]:
+    """`actrec train data.train=clips/` with no CONFIG: the person stream, from the built-in
+    model's head, as configs/people_builtin.yaml (a test keeps the two the same). Whole-frame
+    features label people from other sources at chance (docs/results.md): configs/frames.yaml
+    names them for scene-level actions."""
+    return {"name": "people_builtin", "people.enabled": True, "people.parts": ["pose", "travel"],
+            "data.window": 32, "data.batch": 8, "train.init": "builtin", "train.epochs": 30,
+            "train.lr": 0.001}  # fmt: skip
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults ← YAML file ← overrides. Raises ActrecError on unknown keys or bad values."""
     cfg = Config()

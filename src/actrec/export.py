@@ -1,12 +1,13 @@
 """`actrec export MODEL`: the networks of a bundle as graphs other runtimes run (see `runtime`).
 
-After `head` in the flow (no Lightning). Written next to the bundle: `<stem>.head.onnx`
-(windows → logits), `<stem>.step.onnx` (one streaming GRU step), `<stem>.pool.onnx` (GRU
-outputs → logits); for whole-frame models `<stem>.backbone.onnx` (frames → pooled features, any
-batch); for person models the pose model as ultralytics exports it, any input size:
-`<stem>.pose.onnx` and/or `<stem>.pose_openvino_model/`. `<stem>.onnx.json` names the bundle's
-sha256 (a changed bundle makes the export stale) and the runtimes it covers. ONNX Runtime and
-OpenVINO both read the `.onnx` graphs.
+After `head` in the flow (no Lightning). Written next to the bundle (the built-in model's in the
+user's cache folder, `bundle.builtin_exports`): `<stem>.head.onnx` (windows → logits),
+`<stem>.step.onnx` (one streaming GRU step), `<stem>.pool.onnx` (GRU outputs → logits); for
+whole-frame models `<stem>.backbone.onnx` (frames → pooled features, any batch); for person
+models the pose model as ultralytics exports it, any input size: `<stem>.pose.onnx` and/or
+`<stem>.pose_openvino_model/`. `<stem>.onnx.json` names the bundle's sha256 (a changed bundle
+makes the export stale) and the runtimes it covers. ONNX Runtime and OpenVINO both read the
+`.onnx` graphs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actrec.bundle import head_from_bundle, load_bundle, model_file, source_for_bundle
+from actrec.bundle import (
+    BUILTIN_MODEL,
+    builtin_exports,
+    head_from_bundle,
+    load_bundle,
+    model_file,
+    source_for_bundle,
+)
 from actrec.errors import ActrecError
 from actrec.head import GRUHead
 from actrec.weights import EXPORTED, export_yolo, runtime_installed
@@ -42,7 +50,7 @@ def _need_onnx() -> None:
 def paths(model: str | Path, out: str | Path | None = None) -> dict[str, Path]:
     """Where the export of `model` lives: its graphs and the manifest."""
     p = model_file(model)
-    root = Path(out) if out else p.parent
+    root = Path(out) if out else builtin_exports() if p == BUILTIN_MODEL else p.parent
     names = {g: root / f"{p.stem}.{g}.onnx" for g in GRAPHS}
     pose = {f"pose_{f}": root / f"{p.stem}.pose{EXPORTED[f]}" for f in POSE_FORMATS}
     return {**names, **pose, "manifest": root / f"{p.stem}.onnx.json"}

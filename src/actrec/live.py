@@ -16,6 +16,7 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
+from actrec.bundle import threshold_for
 from actrec.capture import Grabber
 from actrec.errors import ActrecError
 from actrec.events import Alerts
@@ -33,7 +34,7 @@ from actrec.overlay import ALERT, draw_overlay, draw_person, has_display, qt_fon
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
 from actrec.recording import Recorder
-from actrec.runtime import use_runtime
+from actrec.runtime import LoadedModel, load_model
 from actrec.streaming import Scorer, lane_count
 from actrec.video import fit_size, resize
 
@@ -158,10 +159,33 @@ def _summary(tally: Tally, grab: Grabber, shown: tuple, seconds: float) -> dict:
 
 
 def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
-    """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C."""
-    bundle = load_bundle(model)
-    head, source = head_from_bundle(bundle), source_for_bundle(bundle, opts.device)
-    head = use_runtime(model, opts.runtime, head, source, echo)
+    """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C; → the
+    summary (labelled frames, FPS, latency, dropped frames, events)."""
+    loaded = load_model(model, opts.device, opts.runtime, echo=echo)
+    return Watch(live_updates(loaded, opts, echo)).run()
+
+
+class Watch:
+    """A live run: iterate over it for one update per labelled frame (`live_updates`);
+    `summary` holds the run's figures once it has ended. `run()` goes to the end at once."""
+
+    def __init__(self, updates: Generator[dict, None, dict]) -> None:
+        self.updates, self.summary = updates, None
+
+    def __iter__(self) -> Iterator[dict]:
+        self.summary = yield from self.updates
+
+    def run(self) -> dict:
+        for _ in self:
+            pass
+        return self.summary
+
+
+def live_updates(loaded: LoadedModel, opts: LiveOptions, echo=print) -> Generator[dict, None, dict]:
+    """Yields one update per labelled frame: `t`, `label`, `score`, `fps`, `latency_ms`,
+    `people` (id, box, label, score each; person models) and the `events` that fired on it;
+    returns the summary once the source ends (or `duration` passes, or q/Esc)."""
+    bundle, head, source = loaded.bundle, loaded.head, loaded.source
     if bundle["backbone"]["warning"]:
         echo(bundle["backbone"]["warning"])
     headless = not has_display() if opts.headless is None else opts.headless
@@ -174,8 +198,8 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
         if not headless:
             stack.callback(cv2.destroyAllWindows)
         try:
-            tally, events, shown, seconds = _loop(bundle, head, source, grab, opts, headless,
-                                                  rec, echo)  # fmt: skip
+            tally, events, shown, seconds = yield from _loop(bundle, head, source, grab, opts,
+                                                             headless, rec, echo)  # fmt: skip
         except BaseException:
             rec.close(keep=False)
             raise
@@ -187,8 +211,8 @@ def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
 
 
 def _loop(bundle, head, source, grab, opts, headless, rec, echo):
-    """Warm up, then read, label, draw and write until the source ends; → (tally, the last
-    events, last shown, seconds)."""
+    """Warm up, then read, label, draw and write until the source ends, yielding each labelled
+    frame's update; → (tally, the last events, last shown, seconds)."""
     s = bundle["sample"]
     threshold = threshold_for(bundle, opts.threshold)
     smoother = lambda: Smoother(bundle["classes"], opts.smooth, threshold, opts.topk)  # noqa: E731
@@ -246,10 +270,15 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                         row.update(id=pid, box=box)
                     tally.add(row["latency_ms"], row["fps"])
                     rec.line(row, frame.t)
-                for event in score.fired if mode == "people" else []:  # one line per event
+                fired = score.fired if mode == "people" else []
+                for event in fired:  # one line per event
                     events.append(event)
                     echo(f"live: person {event['id']} {event['event']} at {event['t']:.1f} s")
                     rec.line(event, frame.t)
+                yield dict(t=round(frame.t, 3), label=shown[0], score=round(shown[1], 4),
+                           fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
+                           people=[dict(id=pid, box=box, label=sh[0], score=round(sh[1], 4))
+                                   for pid, box, sh in seen], events=list(fired))  # fmt: skip
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
             draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
             for pid, box, (label, sc, _) in seen:

@@ -12,6 +12,7 @@ import typing
 from dataclasses import MISSING, dataclass, fields
 
 from actrec.config import PEOPLE_PARTS
+from actrec.errors import ActrecError
 from actrec.keys import (
     IMAGE_SIZE,
     flat_keys,
@@ -71,8 +72,12 @@ class BuiltinOptions:
 
 @dataclass
 class PredictOptions:
-    out: str | None = opt(None, "write the video with the labels drawn on it")
-    json: str | None = opt(None, "write the result and timeline as JSON")
+    out: str | None = opt(None, "write the video with the labels drawn on it (many videos: a "
+                          "folder for them)")  # fmt: skip
+    json: str | None = opt(None, "write the result and timeline as JSON (many videos: JSON "
+                           "lines, one per video; a second run skips those)")  # fmt: skip
+    csv: str | None = opt(None, "write the events and windows as CSV rows (many videos: one "
+                          "file for all)")  # fmt: skip
     stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
                                positive, "> 0")  # fmt: skip
     threshold: float | None = opt(None, "below this score the label is '…' (default: the "
@@ -128,11 +133,27 @@ class LiveOptions:
 Options = typing.TypeVar("Options")
 
 
+# keys people try that are positional arguments: where they go instead
+POSITIONAL = {
+    "model": "the model goes first: actrec predict MODEL VIDEO (Model(MODEL) in Python)",
+    "video": "the video comes after the model: actrec predict MODEL VIDEO",
+    "source": "the video comes after the model: actrec predict MODEL VIDEO",
+}
+
+
 def load_options(kind: type[Options], args: list[str]) -> Options:
     """A command's `key=value` options → its options dataclass, checked like config keys."""
+    return options_from(kind, parse_overrides(args))
+
+
+def options_from(kind: type[Options], given: dict) -> Options:
+    """Options given by name (the command line's, or the API's keyword arguments) → the options
+    dataclass; an unknown name is refused with a "did you mean", or where it goes instead."""
     opts = kind()
     known = flat_keys(opts)
-    for key, value in parse_overrides(args).items():
+    for key, value in given.items():
+        if key in POSITIONAL and key not in known:
+            raise ActrecError(f"{key}= is not an option: {POSITIONAL[key]}")
         set_key(opts, key, value, known, "option")
     return opts
 

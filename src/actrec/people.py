@@ -21,7 +21,7 @@ from actrec.backbone import Backbone
 from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
 from actrec.pose import PART_DIMS, Track, pose_features
-from actrec.weights import EXPORTED, export_yolo, load_exported
+from actrec.weights import EXPORTED, export_yolo, load_exported, runtime_settings
 
 DETECT_BATCH = 4  # frames per pose-model call: at imgsz 960, 32 at once peaked at 2.3 GB, 8 at 1.4
 PEOPLE_VERSION = 3  # bump when the person features change
@@ -114,11 +114,12 @@ class People:
         device = b.device if torch_ or self.runtime == "onnx" else "cpu"
         out = []
         for i in range(0, len(frames), DETECT_BATCH):
-            out += self.yolo.predict(
-                [f[..., ::-1] for f in frames[i : i + DETECT_BATCH]], imgsz=self.settings.imgsz,
-                conf=self.settings.conf, classes=[0], device=device,
-                half=torch_ and b.dtype == torch.float16, verbose=False,
-            )  # fmt: skip
+            with runtime_settings(self.runtime):  # where ultralytics compiles an export
+                out += self.yolo.predict(
+                    [f[..., ::-1] for f in frames[i : i + DETECT_BATCH]],
+                    imgsz=self.settings.imgsz, conf=self.settings.conf, classes=[0],
+                    device=device, half=torch_ and b.dtype == torch.float16, verbose=False,
+                )  # fmt: skip
         return out
 
 

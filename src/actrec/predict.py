@@ -9,7 +9,6 @@ window's label drawn on each frame.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,24 +16,21 @@ import cv2
 import numpy as np
 import torch
 
-from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle, threshold_for
+from actrec.bundle import threshold_for
 from actrec.cache import atomic_path
 from actrec.errors import ActrecError
 from actrec.events import find_events
 from actrec.features import video_features
 from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
 from actrec.options import PredictOptions
+from actrec.outputs import check_writable
 from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import seen_share
-from actrec.runtime import use_runtime
+from actrec.results import Result
+from actrec.runtime import LoadedModel, load_model
 from actrec.video import open_video
 
 NOBODY = "nobody"  # a person model's clip label where nobody was found
-
-
-def write_json(path: str | Path, result: dict) -> None:
-    with atomic_path(path, hidden=False) as tmp:
-        tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False))
 
 
 @dataclass
@@ -110,52 +106,76 @@ def _size_hint(tracks: list[dict], people) -> str:
             f"people_imgsz={min(960, imgsz * 2)} would find more of them")  # fmt: skip
 
 
-def _check_video(video: str | Path) -> None:
-    """Fail before the backbone loads: a missing path or a folder is not a video."""
+def check_video(video: str | Path) -> str:
+    """→ the video as a string (a URL kept whole: `Path` would fold its `//`); a missing path
+    or a folder fails here, before anything is decoded."""
+    video = str(video)
+    if "://" in video:  # a stream or a remote file: the decoder says if it cannot open it
+        return video
     p = Path(video)
     if p.is_dir():
-        raise ActrecError(f"{p} is a folder, not a video file (evaluate takes datasets)")
+        raise ActrecError(f"{p} is a folder, not a video file (Model.predict takes folders)")
     if not p.is_file():
         raise ActrecError(f"video not found: {p}")
+    return video
+
+
+class Predictor:
+    """A loaded model labelling one video per call (stride, threshold and outputs may change
+    from call to call). A person-stream model labels every
+    tracked person (`people`, main actor first); the clip's label is its main actor's.
+    """
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+
+    def __call__(self, video: str | Path, opts: PredictOptions | None = None) -> Result:
+        """Label `video` (a file or a stream URL); write `opts.json` / `opts.out` if asked.
+        ActrecError when it cannot be read."""
+        opts = opts or PredictOptions()
+        check_outputs(opts)
+        video = check_video(video)
+        bundle, source = self.loaded.bundle, self.loaded.source
+        s = bundle["sample"]
+        v = video_features(video, source, s["fps"], progress=opts.progress, nobody_ok=True)
+        if v.nobody:  # an empty scene is an answer: a script over a folder of CCTV clips goes on
+            return _finish(_nobody(video, v, bundle), video, opts)
+        stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
+        threshold = threshold_for(bundle, opts.threshold)
+        parts = tuple(source.settings.parts) if v.tracks else None
+        label = Labeller(self.loaded.head, bundle["classes"], s["window"], stride, threshold, parts)
+        # the clip's sequence: the whole video, or (person models) its main actor's time on screen
+        start, end = (float(v.times[0]), float(v.times[-1]) + 1 / s["fps"]) if v.tracks else (
+            0.0, v.duration)  # fmt: skip
+        result = dict(
+            video=video, duration_s=round(v.duration, 3), fps_sampled=s["fps"],
+            window_s=s["window"] / s["fps"], **label(v.feats, v.times, start, end),
+            **_about(bundle),
+        )  # fmt: skip
+        if v.tracks:
+            result["people"] = [_person(t, label, s["fps"]) for t in v.tracks]
+            # the clip's events are every person's ("person 3 fell at 12.4 s"), in time order
+            events = [{"id": p["id"], **e} for p in result["people"] for e in p["events"]]
+            result["events"] = sorted(events, key=lambda e: e["start_s"])
+            result["hint"] = _size_hint(v.tracks, source)
+        return _finish(result, video, opts)
 
 
 def predict_video(
     model: str | Path, video: str | Path, opts: PredictOptions | None = None, echo=print
 ) -> dict:
-    """Label `video` with the bundle at `model`; optionally write the annotated video / JSON.
-
-    A person-stream model labels every tracked person (`people`, main actor first); the clip's
-    label is its main actor's.
-    """
+    """One video with a model loaded for it alone, as a plain dict (`Result.to_dict`)."""
     opts = opts or PredictOptions()
-    bundle = load_bundle(model)
-    _check_video(video)
-    head = head_from_bundle(bundle)
-    people = {"imgsz": opts.people_imgsz} if opts.people_imgsz else {}
-    source = source_for_bundle(bundle, opts.device, **people)
-    head = use_runtime(model, opts.runtime, head, source, echo)
-    s, classes = bundle["sample"], bundle["classes"]
-    v = video_features(str(video), source, s["fps"], progress=opts.progress, nobody_ok=True)
-    if v.nobody:  # an empty scene is an answer: a script over a folder of CCTV clips goes on
-        return _finish(_nobody(str(video), v, bundle), video, opts)
-    stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
-    threshold = threshold_for(bundle, opts.threshold)
-    parts = tuple(source.settings.parts) if v.tracks else None
-    label = Labeller(head, classes, s["window"], stride, threshold, parts)
-    # the clip's sequence: the whole video, or (person models) its main actor's time on screen
-    start, end = (float(v.times[0]), float(v.times[-1]) + 1 / s["fps"]) if v.tracks else (0.0,
-                  v.duration)  # fmt: skip
-    result = dict(
-        video=str(video), duration_s=round(v.duration, 3), fps_sampled=s["fps"],
-        window_s=s["window"] / s["fps"], **label(v.feats, v.times, start, end), **_about(bundle),
-    )  # fmt: skip
-    if v.tracks:
-        result["people"] = [_person(t, label, s["fps"]) for t in v.tracks]
-        # the clip's events are every person's ("person 3 fell at 12.4 s"), in time order
-        result["events"] = sorted(({"id": p["id"], **e} for p in result["people"]
-                                   for e in p["events"]), key=lambda e: e["start_s"])  # fmt: skip
-        result["hint"] = _size_hint(v.tracks, source)
-    return _finish(result, video, opts)
+    check_outputs(opts)
+    loaded = load_model(model, opts.device, opts.runtime, opts.people_imgsz, echo)
+    return Predictor(loaded)(video, opts).to_dict()
+
+
+def check_outputs(opts: PredictOptions) -> None:
+    """The files asked for can be written: checked before anything loads or decodes."""
+    for path, what in ((opts.json, "json="), (opts.out, "out=")):
+        if path:
+            check_writable(path, what)
 
 
 def _nobody(video: str, v, bundle: dict) -> dict:
@@ -171,13 +191,14 @@ def _about(bundle: dict) -> dict:
     return dict(backbone=bundle["backbone"]["fingerprint"], warning=bundle["backbone"]["warning"])
 
 
-def _finish(result: dict, video: str | Path, opts: PredictOptions) -> dict:
+def _finish(result: dict, video: str, opts: PredictOptions) -> Result:
     """Write what was asked for (JSON, annotated video); → the result."""
+    r = Result.from_dict(result)
     if opts.json:
-        write_json(opts.json, result)
+        r.save(opts.json)
     if opts.out:
-        annotate(str(video), result, Path(opts.out))
-    return result
+        annotate(video, result, Path(opts.out))
+    return r
 
 
 def annotate(video: str, result: dict, out: Path) -> None:

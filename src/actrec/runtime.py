@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,12 @@ import torch
 from torch import nn
 
 from actrec.backbone import Backbone
+from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
 from actrec.errors import ActrecError
 from actrec.export import bundle_hash, paths
 from actrec.head import GRUHead
 from actrec.people import People
-from actrec.weights import need_runtime, runtime_installed
+from actrec.weights import need_runtime, openvino_config, runtime_installed
 
 FASTEST = ("openvino", "onnx", "torch")  # measured on CPUs: docs/benchmarks.md
 
@@ -47,7 +49,7 @@ class _OpenVinoSession:
     def __init__(self, path: Path) -> None:
         import openvino as ov
 
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads()}
+        config = {**openvino_config(), "INFERENCE_NUM_THREADS": torch.get_num_threads()}
         self.model = ov.Core().compile_model(str(path), "CPU", config)
 
     def run(self, _outputs, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -116,16 +118,21 @@ def _runtimes(manifest: dict) -> list[str]:
     return manifest.get("runtimes", ["onnx"])
 
 
+def exported_runtimes(model: str | Path) -> list[str]:
+    """The runtimes a current export of `model` covers ([] when there is none, or it is stale)."""
+    try:
+        manifest = _manifest(model)
+    except ActrecError:
+        return []
+    return _runtimes(manifest) if manifest else []
+
+
 def resolve_runtime(model: str | Path, runtime: str, echo=print) -> str:
     """`auto` → the fastest runtime installed here that the model's export covers (torch when
     there is no export), said in one line; any other name as it is."""
     if runtime != "auto":
         return runtime
-    try:
-        manifest = _manifest(model)
-    except ActrecError:
-        manifest = None  # stale: torch, and the line says so
-    have = _runtimes(manifest) if manifest else []
+    have = exported_runtimes(model)  # stale: torch, and the line says so
     chosen = next(r for r in FASTEST if r == "torch" or (r in have and runtime_installed(r)))
     why = "no current export: 'actrec export MODEL' for a faster one" if not have else (
         f"the fastest installed of {', '.join(have + ['torch'])}")  # fmt: skip
@@ -152,3 +159,26 @@ def use_runtime(model: str | Path, runtime: str, head, source: Backbone | People
     elif "backbone" in manifest["graphs"]:
         source.use_runtime(graph_embed(where["backbone"], runtime))
     return GraphHead(head, where, manifest["graphs"], runtime)
+
+
+@dataclass
+class LoadedModel:
+    """A bundle with its head and feature source, loaded once for `predict` and `live`; `key`
+    is what shaped the loading (device, runtime, people_imgsz)."""
+
+    model: str
+    bundle: dict
+    head: nn.Module
+    source: Backbone | People
+    key: tuple
+
+
+def load_model(model: str | Path, device: str = "auto", runtime: str = "torch",
+               people_imgsz: int | None = None, echo=print) -> LoadedModel:  # fmt: skip
+    """The bundle at `model` ('builtin': the shipped one), its source on `device` (the person
+    stream's detection size `people_imgsz`), its networks in `runtime`."""
+    bundle = load_bundle(model)
+    people = {"imgsz": people_imgsz} if people_imgsz else {}
+    source = source_for_bundle(bundle, device, **people)
+    head = use_runtime(model, runtime, head_from_bundle(bundle), source, echo)
+    return LoadedModel(str(model), bundle, head, source, (device, runtime, people_imgsz))
