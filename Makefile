@@ -39,10 +39,11 @@ test: install ## run the test suite (fast; slow end-to-end tests: make test-all)
 test-all: install ## run every test, slow ones included
 	$(BIN)/pytest -q -m ''
 
-bench: install ## speed benchmarks A-J (offline, CPU, ~17 min; A-C over 3 rounds, medians; G-J: the person stream, I-J per runtime): prints tables, writes data/bench/*.json
+bench: install ## speed benchmarks A-J and predict over a folder (offline, CPU, ~25 min; A-C over 3 rounds, medians; G-J: the person stream, I-J per runtime): prints tables, writes data/bench/*.json
 	$(PY) bench/speed.py
 	$(PY) bench/people_speed.py
 	$(PY) bench/runtime_speed.py
+	$(PY) bench/folder.py
 
 soak: install ## live for MINUTES (default 30) on a looped file: RSS slope, FPS and latency first vs last 5 min (MODEL=builtin RUNTIME=torch)
 	$(PY) bench/live_soak.py --minutes $(or $(MINUTES),30) --model $(or $(MODEL),builtin) --runtime $(or $(RUNTIME),torch)

@@ -125,7 +125,7 @@ def test_a_full_disk_names_the_file_and_says_rerunning_resumes(tmp_path, monkeyp
 
 
 def test_output_written_atomically_never_half(tmp_path):
-    from actrec.cache import atomic_path
+    from actrec.outputs import atomic_path
 
     target = tmp_path / "deep" / "t.json"
     with pytest.raises(RuntimeError), atomic_path(target, hidden=False) as tmp:

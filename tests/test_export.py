@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,16 @@ def exported(run, tmp_path_factory) -> Path:
 
 
 def test_export_writes_every_graph_and_a_manifest(exported):
+    import hashlib
+
+    import onnx
+
     where = paths(exported)
-    for graph in ("backbone", "head", "step", "pool", "manifest"):
-        assert where[graph].is_file() and where[graph].stat().st_size > 0
+    manifest = json.loads(where["manifest"].read_text())
+    assert manifest["bundle_sha256"] == hashlib.sha256(exported.read_bytes()).hexdigest()
+    assert sorted(manifest["graphs"]) == ["backbone", "head", "pool", "step"]
+    for graph in manifest["graphs"]:
+        onnx.checker.check_model(str(where[graph]))  # a whole, valid graph each
     assert not list(exported.parent.glob(".*.tmp"))  # written whole, then renamed
 
 

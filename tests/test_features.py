@@ -123,11 +123,14 @@ def test_killed_extraction_leaves_no_partial_file_and_resumes(tmp_path, tiny_dat
     assert not list(folder.glob(".*.tmp")) and len(list(folder.glob("*.npy"))) == 12
 
 
-@pytest.mark.parametrize("bad", [dict(imgsz=50), dict(pool="median"), dict(layers=[99])])
-def test_bad_feature_settings(bad):
+@pytest.mark.parametrize(("bad", "says"), [
+    (dict(imgsz=50), "imgsz expects"), (dict(pool="median"), "pool expects one of mean, max"),
+    (dict(layers=[99]), "features.layers: no layer 99"),
+])  # fmt: skip
+def test_bad_feature_settings(bad, says):
     from actrec.errors import ActrecError
 
-    with pytest.raises(ActrecError):
+    with pytest.raises(ActrecError, match=says):
         Backbone(FeatureSettings(**{**TINY_FEATURES, **bad}))
 
 

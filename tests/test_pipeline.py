@@ -38,9 +38,10 @@ def test_predict_timeline_covers_the_video(run, tmp_path):
     assert rows[0]["start_s"] == 0.0 and rows[-1]["end_s"] == pytest.approx(4.0)
     assert all(a["start_s"] < b["start_s"] for a, b in zip(rows, rows[1:], strict=False))
     assert all(b["start_s"] <= a["end_s"] for a, b in zip(rows, rows[1:], strict=False))
-    assert r["label"] in run["classes"] and sum(r["probabilities"].values()) == pytest.approx(
-        1, abs=1e-3
-    )
+    probs = r["probabilities"]
+    assert sum(probs.values()) == pytest.approx(1, abs=1e-3) and set(probs) == set(run["classes"])
+    assert r["label"] == max(probs, key=probs.get)  # the mean's top class (threshold 0)
+    assert r["score"] == probs[r["label"]]
     assert json.loads((tmp_path / "t.json").read_text())["timeline"] == rows
     from actrec.video import open_video
 

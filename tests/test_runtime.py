@@ -37,11 +37,18 @@ def clip(tmp_path_factory) -> Path:
     return two_people_clip(tmp_path_factory.mktemp("clip") / "two.mp4", frames=20)
 
 
-def test_export_writes_the_pose_model_in_each_format(exported):
+def test_export_writes_the_pose_model_in_each_format(exported, clip):
+    from actrec.weights import load_exported, runtime_settings
+
     where = paths(exported)
-    assert where["pose_onnx"].is_file() and where["pose_onnx"].stat().st_size > 1e6
-    assert (where["pose_openvino"] / "metadata.yaml").is_file()
-    assert list(where["pose_openvino"].glob("*.xml")) and list(where["pose_openvino"].glob("*.bin"))
+    cap = cv2.VideoCapture(str(clip))
+    _, frame = cap.read()
+    cap.release()
+    for runtime in ("onnx", "openvino"):  # each export finds the two people torch finds
+        yolo = load_exported(where[f"pose_{runtime}"], runtime)
+        with runtime_settings(runtime):
+            found = yolo.predict(frame, imgsz=320, classes=[0], device="cpu", verbose=False)[0]
+        assert len(found.boxes) == 2 and found.keypoints.xy.shape[1:] == (17, 2)
     assert not list(exported.parent.glob("tmp*"))  # the scratch folder is gone
 
 
@@ -145,3 +152,25 @@ def test_whole_frame_extraction_refuses_a_runtime():
     cfg.features.runtime = "onnx"
     with pytest.raises(ActrecError, match="covers the pose model of the person stream"):
         feature_source(cfg)
+
+
+def test_openvino_computes_in_the_precision_asked_for_never_the_cpus_default(monkeypatch):
+    """f32 by default, where parity with torch is promised (OpenVINO's own default is bf16 on CPUs
+    with AVX512-BF16 or AMX); bf16 when asked, checked where this CPU can do it."""
+    ov = pytest.importorskip("openvino")
+    from actrec.weights import openvino_config, openvino_cores_set
+
+    monkeypatch.delenv("ACTREC_OPENVINO_PRECISION", raising=False)
+    assert openvino_config()["INFERENCE_PRECISION_HINT"] == "f32"
+    with openvino_cores_set():  # the Core ultralytics makes inside its own loader
+        core = ov.Core()
+    assert core.get_property("CPU", "INFERENCE_PRECISION_HINT") == ov.Type.f32
+    assert ov.Core is not type(core)  # the patch is gone after the block
+    if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        monkeypatch.setenv("ACTREC_OPENVINO_PRECISION", "bf16")
+        with openvino_cores_set():
+            core = ov.Core()
+        assert core.get_property("CPU", "INFERENCE_PRECISION_HINT") == ov.Type.bf16
+    monkeypatch.setenv("ACTREC_OPENVINO_PRECISION", "int4")
+    with pytest.raises(ActrecError, match="expected f32 or bf16"):
+        openvino_config()

@@ -61,6 +61,11 @@ def grid_pool(x: torch.Tensor, grid: int, kind: str = "max") -> torch.Tensor:
     return torch.stack(cells, -1).flatten(1)  # channel-major, as adaptive pooling's flatten
 
 
+def settings_digest(keys: dict, n: int = 8) -> str:
+    """The short hash of a settings dict that fingerprints and cache keys end with."""
+    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:n]
+
+
 def _weights_hash(module: torch.nn.Module) -> str:
     h = hashlib.sha256()
     for k, v in module.state_dict().items():
@@ -117,7 +122,7 @@ class Backbone:
         )
         if s.grid != 1:  # absent at 1, so caches made before the option stay valid
             keys["grid"] = s.grid
-        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
+        digest = settings_digest(keys)
         tag = "pre" if self.pretrained else "untrained"
         return f"{self.weights_name}-{tag}-{self.weights_hash}-{digest}"
 

@@ -9,20 +9,17 @@ matches its file's size and mtime is skipped, so extraction resumes. Reads are m
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from actrec.errors import ActrecError
+from actrec.outputs import atomic_path
 
 
 @dataclass
@@ -38,42 +35,6 @@ class Entry:
     times: list[float] = field(default_factory=list)  # (T,) seconds of each stored frame
     error: str = ""
     rank: int = 0  # the DDP rank that extracted it
-
-
-@contextmanager
-def atomic_path(path: str | Path, hidden: bool = True) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed onto it when the block succeeds, removed when it
-    fails: a reader never sees half a file. Used for cache arrays, JSON and annotated videos.
-
-    A full disk (or any write error) becomes one line naming the file and the free space.
-    """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ActrecError(f"cannot write {path}: {e.strerror}") from None
-    name = f".{path.name}.{os.getpid()}.tmp" if hidden else f"{path.stem}.part{path.suffix}"
-    tmp = path.with_name(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _write_error(path, e) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_error(path: Path, e: OSError) -> ActrecError:
-    free = shutil.disk_usage(path.parent).free
-    # numpy reports a short write without an errno ("19968 requested and 18368 written")
-    if e.errno != errno.ENOSPC and not (e.errno is None and free < 2**24):
-        return ActrecError(f"cannot write {path}: {e.strerror or e}")
-    return ActrecError(
-        f"cannot write {path}: no space left on the device ({free / 2**20:.1f} MiB free); "
-        "free some space and run the command again: it resumes where it stopped"
-    )
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:

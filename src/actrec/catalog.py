@@ -15,10 +15,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from actrec.catalog_official import FORMATS, official_splits
+from actrec.catalog_official import FORMATS, VIDEO_EXTS, official_splits
 from actrec.errors import ActrecError
-
-VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".m4v", ".wmv"}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 from actrec.errors import ActrecError
 
 log = logging.getLogger("actrec")
+
+VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".gif", ".mpg", ".mpeg", ".m4v", ".wmv"}
 FORMATS = ("ucf101", "hmdb51", "kinetics")
 
 
@@ -66,7 +68,7 @@ def kinetics(root: Path, ann: Path, split: int) -> dict[str, list[tuple[Path, st
     csvs = sorted(ann.glob("*.csv")) if ann.is_dir() else [_need(ann, "Kinetics CSV")]
     if not csvs:
         raise ActrecError(f"no Kinetics CSV files in {ann}")
-    on_disk = {p.stem: p for p in root.rglob("*") if p.suffix.lower() in (".mp4", ".mkv", ".webm")}
+    on_disk = {p.stem: p for p in root.rglob("*") if p.suffix.lower() in VIDEO_EXTS}
     out: dict[str, list[tuple[Path, str]]] = {"train": [], "val": [], "test": []}
     for f in csvs:
         with f.open(newline="") as fh:

@@ -8,7 +8,6 @@ answers; `eval.clips=K` adds MMAction2's K-clip figure. Writes `metrics.json` an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightning as L
@@ -30,6 +29,7 @@ from actrec.extract import extract, quiet_lightning, report
 from actrec.head import stride_steps
 from actrec.model import ActionClassifier
 from actrec.options import EvaluateOptions
+from actrec.outputs import write_json
 from actrec.runtime import GraphHead, use_runtime
 
 LABEL_RULE = "mean of the probabilities of windows every predict.stride seconds (as predict)"
@@ -110,6 +110,6 @@ def evaluate(model_path: str | Path, opts: EvaluateOptions, echo=print) -> dict:
         model.head = head
     metrics = test_and_report(test_trainer(), model, dm, out, Path(data).name)
     metrics.update(clips=len(split), data=str(data), classes=classes)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json(out / "metrics.json", metrics)
     metrics["out_dir"] = str(out)
     return metrics

@@ -186,8 +186,9 @@ def score_windows(head: nn.Module, feats: np.ndarray, window: int, starts: list[
     return torch.softmax(head(cut_windows(feats, window, starts)), -1).numpy()
 
 
-def video_label(probs: np.ndarray) -> np.ndarray:
-    """(W, C) window probabilities → (C,): a video's label is the mean over its windows."""
+def video_label(probs: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """(W, C) window probabilities → (C,): a video's label is the mean over its windows (the
+    rule `predict` labels by and the test stage of `train` and `evaluate` scores by)."""
     return probs.mean(0)
 
 

@@ -19,7 +19,7 @@ from torchmetrics.classification import (
 )
 
 from actrec.bundle import make_bundle
-from actrec.head import GRUHead
+from actrec.head import GRUHead, video_label
 
 
 def _metrics(num_classes: int, stage: str, postfix: str = "") -> MetricCollection:
@@ -111,7 +111,7 @@ class ActionClassifier(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         windows, y = batch  # (W, L, D) of one video, (1,)
-        probs = torch.softmax(self(windows), -1).mean(0, keepdim=True)  # (1, C): head.video_label
+        probs = video_label(torch.softmax(self(windows), -1))[None]  # (1, C): predict's label
         if dataloader_idx == 0:
             metrics = self.test_metrics
             self.confusion.update(probs, y)

@@ -93,7 +93,8 @@ def has_display() -> bool:
 
 class VideoOut:
     """Annotated frames → an mp4 at `path`, on the source's clock: a dropped frame repeats the
-    last one. (`live` writes it through `cache.atomic_path`.)"""
+    last one. (`predict` writes it through `outputs.atomic_path`; `live`'s `recording`
+    under a `.part` name renamed when complete.)"""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         self.fps = fps

@@ -9,15 +9,13 @@ numbers made of a track (resampling, `pose_features`) live in `pose`, numpy only
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from actrec.backbone import Backbone
+from actrec.backbone import Backbone, settings_digest
 from actrec.config import FeatureSettings, PeopleSettings
 from actrec.errors import ActrecError
 from actrec.pose import PART_DIMS, Track, pose_features
@@ -64,7 +62,7 @@ class People:
         keys = dict(version=PEOPLE_VERSION, parts=sorted(self.settings.parts))
         if "roi" in self.settings.parts:  # pooled from these layers
             keys["layers"] = self.backbone.settings.layers
-        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
+        digest = settings_digest(keys)
         b = self.backbone
         return f"{b.weights_name}-people-{b.weights_hash}-{digest}"
 
@@ -74,7 +72,7 @@ class People:
         confidence, tracker, min_track): a model does not depend on them, its cached tracks do."""
         s = self.settings
         keys = dict(imgsz=s.imgsz, conf=s.conf, tracker=s.tracker, min_track=s.min_track)
-        digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:6]
+        digest = settings_digest(keys, 6)
         return f"{self.fingerprint}-d{digest}"
 
     def describe(self) -> dict:

@@ -17,13 +17,12 @@ import numpy as np
 import torch
 
 from actrec.bundle import threshold_for
-from actrec.cache import atomic_path
 from actrec.errors import ActrecError
 from actrec.events import find_events
 from actrec.features import video_features
 from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
 from actrec.options import PredictOptions
-from actrec.outputs import check_writable
+from actrec.outputs import atomic_path, check_writable
 from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import seen_share
 from actrec.results import Result

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from itertools import groupby
 from pathlib import Path
 
-from actrec.outputs import atomic_write
+from actrec.outputs import atomic_write, write_json
 
 
 @dataclass
@@ -123,8 +123,7 @@ class Result:
 
     def save(self, path: str | Path) -> Path:
         """Write the JSON (atomically: the file is whole or absent)."""
-        with atomic_write(path) as f:
-            f.write(self.to_json())
+        write_json(path, self.to_dict())
         return Path(path)
 
     def rows(self) -> list[dict]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
 from actrec.backbone import Backbone, FrameStream
 from actrec.head import GRUHead, RunningStandardiser, score_windows
+from actrec.video import resize
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Scorer:
     def __call__(self, rgb: np.ndarray, lane: int) -> np.ndarray:
         """A full-size RGB frame → (C,) probabilities from lane `lane`."""
         ln = self.lanes[lane]
-        small = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+        small = resize(rgb, self.size)  # as predict decodes its frames
         f = ln.features.step(small[None])[0]  # (D,)
         ln.feats.append(f)
         if self.mode == "window":  # the call `predict` makes on its last window

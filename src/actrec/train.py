@@ -2,13 +2,12 @@
 
 After `model` and `evaluate` in the flow. A run folder `runs/<name>/` holds the resolved config,
 the split lists, Lightning checkpoints and CSV logs, `metrics.json`, `confusion_matrix.png`,
-`curves.png` and `model.pt`: the bundle `predict` and `live` load (`head.make_bundle`).
+`curves.png` and `model.pt`: the bundle `predict` and `live` load (`bundle.make_bundle`).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -29,6 +28,7 @@ from actrec.evaluate import pyplot, test_and_report
 from actrec.extract import extract_dataset, feature_source, quiet_lightning
 from actrec.head import stride_steps
 from actrec.model import ActionClassifier
+from actrec.outputs import atomic_path, write_json
 from actrec.pose import jitter, mirror
 
 
@@ -216,9 +216,10 @@ def train(cfg: Config, echo=print) -> dict:
         clips={stage: len(dm.splits[stage]) for stage in ("train", "val", "test")},  # decoded
         videos_failed=len(summary.failed),
     )  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json(out / "metrics.json", metrics)
     _plot_curves(log, out / "curves.png")
     sample = dict(fps=cfg.sample.fps, window=cfg.data.window)
-    torch.save(model.to_bundle(source.describe(), sample, asdict(cfg.predict)), out / "model.pt")
+    with atomic_path(out / "model.pt") as tmp:  # a killed run never leaves half a bundle
+        torch.save(model.to_bundle(source.describe(), sample, asdict(cfg.predict)), tmp)
     metrics.update(run_dir=str(out), cache_dir=cfg.cache_dir)
     return metrics

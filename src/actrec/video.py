@@ -3,7 +3,7 @@
 Second stage of the flow (after `catalog`). OpenCV reads files, cameras and stream URLs; decord
 takes over for files OpenCV cannot open. Both give the same iterator: bounded chunks, read in
 order, so memory never grows with video length.
-`Grabber` reads any of them in a thread that keeps only the newest frame, for `live`.
+`capture.Grabber` reads any of them in a thread that keeps only the newest frame, for `live`.
 """
 
 from __future__ import annotations

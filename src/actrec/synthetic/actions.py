@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from actrec.events import EVENTS
 from actrec.synthetic.body import (
     Angles,
     _bend,
@@ -31,7 +32,7 @@ from actrec.synthetic.synth import CLASSES as VIDEO_CLASSES
 from actrec.synthetic.workouts import _kick, _lunge, _pull_up, _punch, _push_up, _sit_up, _squat
 
 # one-off actions (events on a person's timeline; `events.EVENTS`), then the states and workouts
-ONE_OFF = ("falling", "sitting_down", "standing_up")
+ONE_OFF = EVENTS  # the one-off actions: events on a timeline, not labels of windows
 NEW = (*ONE_OFF, "lying", "sitting", "squat", "push_up", "sit_up", "pull_up", "lunge",
        "punching", "kicking")  # fmt: skip
 CLASSES: tuple[str, ...] = (*VIDEO_CLASSES, "standing", *NEW)

@@ -81,7 +81,7 @@ def train_builtin(opts: BuiltinOptions, echo=print) -> dict:
         ),
     }
     echo(f"synthetic skeletons: {', '.join(f'{k} {len(v)}' for k, v in splits.items())}")
-    stride = max(1, round(opts.fps))  # predict's default: a window every second
+    stride = max(1, round(opts.fps))  # the test split scored a window every second
     dm = SequenceDataModule(splits, opts.window, batch=64, seed=opts.seed, stride=stride,
                             augment=lambda x: mirror(x, opts.parts))  # fmt: skip
     model = ActionClassifier(

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from actrec.errors import ActrecError
+from actrec.pose import VISIBLE
 from actrec.synthetic.actions import CLASSES, NEW, ONE_OFF, motion
 from actrec.synthetic.body import draw_body, pose_3d, rad
 
 FACE = (0, 1, 2, 3, 4)  # nose, eyes, ears
 LIMB_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-VISIBLE = 0.5  # as people.VISIBLE: ultralytics reports joints below it as (0, 0)
 Clip = dict[str, np.ndarray]  # one tracked person: times (N,), xy (N, 17, 2), conf (N, 17), boxes
 
 # ---- the camera and the pose detector -------------------------------------------------------
