@@ -33,24 +33,26 @@ def clips(list_file: Path) -> list[tuple[str, str]]:
 
 def live_log(model: str, video: str, mode: str) -> tuple[str, list[dict]]:
     """Run live on a file → (final label, every logged row)."""
-    from actrec.live import run_live
-    from actrec.options import LiveOptions
+    from actrec import Model
 
     log = DATA / f"agreement_{mode}.jsonl"
-    opts = LiveOptions(source=video, mode=mode, realtime=False, headless=True, threshold=0.0,
-                       log=str(log))  # fmt: skip
-    summary = run_live(model, opts, echo=lambda *_: None)
+    summary = (
+        Model(model, echo=lambda *_: None)
+        .live(video, mode=mode, realtime=False, headless=True, threshold=0.0, log=str(log))
+        .run()
+    )
     return summary["label"], [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def held_out(model: str, list_file: str, limit: int | None) -> list[dict]:
-    from actrec.predict import predict_video
+    from actrec import Model
 
+    predict = Model(model, echo=lambda *_: None).predict
     rows: list[dict] = []
     for video, truth in clips(Path(list_file)):
         if limit and sum(r["truth"] == truth for r in rows) >= limit:
             continue
-        row = dict(video=video, truth=truth, predict=predict_video(model, video)["label"])
+        row = dict(video=video, truth=truth, predict=predict(video).label)
         for mode in ("stream", "window"):
             row[mode] = live_log(model, video, mode)[0]
         rows.append(row)
@@ -64,10 +66,12 @@ def at(t: float, spans: list[dict], key: str = "label") -> str:
 
 
 def long_run(model: str) -> dict:
-    from actrec.predict import predict_video
+    from dataclasses import asdict
+
+    from actrec import Model
 
     video, segments = long_video(60)
-    timeline = predict_video(model, str(video))["timeline"]
+    timeline = [asdict(w) for w in Model(model, echo=lambda *_: None).predict(str(video)).timeline]
     settled = [s for s in segments if s["end_s"] - s["start_s"] > SETTLED_S]
     out = {}
     for mode in ("stream", "window"):

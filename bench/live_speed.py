@@ -79,20 +79,18 @@ def stats(rows: list[dict]) -> dict:
 
 def run(seconds: float, imgsz: int, realtime: bool, model: str | None, mode: str,
         runtime: str = "torch") -> dict:  # fmt: skip
-    from actrec.live import run_live
-    from actrec.options import LiveOptions
+    from actrec import Model
 
     video, _ = long_video(seconds)
     model = model or str(fresh_bundle(imgsz))
     if runtime == "onnx":
-        from actrec.export import export
-
-        export(model, echo=lambda *_: None)
+        Model(model, echo=lambda *_: None).export("onnx")
     log = DATA / "live_log.jsonl"
-    opts = LiveOptions(source=str(video), mode=mode, realtime=realtime, headless=True,
-                       out=str(DATA / "live_out.mp4"), log=str(log), runtime=runtime)  # fmt: skip
+    watch = Model(model, runtime=runtime, echo=lambda *_: None).live(
+        str(video), mode=mode, realtime=realtime, headless=True, out=str(DATA / "live_out.mp4"),
+        log=str(log))  # fmt: skip
     t0 = time.perf_counter()
-    summary = run_live(model, opts, echo=lambda *_: None)
+    summary = watch.run()
     wall = time.perf_counter() - t0
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     end = rows[-1]["t"] if rows else 0.0

@@ -48,10 +48,9 @@ def bench_g(people, paths: list[str]) -> dict:
 def bench_h(people, video: str, realtime: bool) -> dict:
     import torch
 
+    from actrec import Model
     from actrec.bundle import make_bundle
     from actrec.head import GRUHead
-    from actrec.live import run_live
-    from actrec.options import LiveOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "m.pt"
@@ -59,8 +58,9 @@ def bench_h(people, video: str, realtime: bool) -> dict:
         torch.save(make_bundle(head, [f"c{k}" for k in range(6)], people.describe(),
                                dict(fps=FPS, window=32), dict(stride=1.0)), bundle)  # fmt: skip
         log = Path(tmp) / "l.jsonl"
-        opts = LiveOptions(source=video, realtime=realtime, headless=True, log=str(log))
-        r = run_live(bundle, opts, echo=lambda *_: None)
+        watch = Model(bundle, echo=lambda *_: None).live(video, realtime=realtime,
+                                                         headless=True, log=str(log))  # fmt: skip
+        r = watch.run()
         rows = [json.loads(line) for line in log.read_text().splitlines()]
     per_t: dict[float, int] = {}
     for row in rows:

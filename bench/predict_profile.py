@@ -22,17 +22,13 @@ def profile(model: str, runtime: str) -> dict:
     t0 = time.perf_counter()
     import numpy as np
 
-    from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
+    from actrec import Model
     from actrec.features import chunks_for
-    from actrec.head import stride_steps
-    from actrec.predict import Labeller
+    from actrec.head import score_windows, stride_steps, window_starts
 
     t_import = time.perf_counter()
-    bundle = load_bundle(model)
-    head, source = head_from_bundle(bundle), source_for_bundle(bundle, "cpu")
-    from actrec.runtime import use_runtime
-
-    head = use_runtime(model, runtime, head, source)
+    loaded = Model(model, "cpu", runtime, echo=lambda *_: None).loaded
+    bundle, head, source = loaded.bundle, loaded.head, loaded.source
     t_load = time.perf_counter()
     fps = bundle["sample"]["fps"]
     chunks = list(iter(chunks_for(source, [str(VIDEO)], fps)))  # decode only, this process
@@ -44,8 +40,8 @@ def profile(model: str, runtime: str) -> dict:
     feats, times, _ = stream.result()
     t_backbone = time.perf_counter()
     s = bundle["sample"]
-    label = Labeller(head, bundle["classes"], s["window"], stride_steps(1.0, fps))
-    label(feats, times, 0.0, float(times[-1]))
+    starts = window_starts(len(feats), s["window"], stride_steps(1.0, fps))
+    score_windows(head, feats, s["window"], starts)
     t_head = time.perf_counter()
     return dict(runtime=runtime, frames=len(feats), imports_s=t_import - t0,
                 load_s=t_load - t_import, decode_s=t_decode - t_load,

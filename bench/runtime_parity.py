@@ -33,9 +33,8 @@ CLIPS = [("formats/vtest.avi", 960),
 
 def tracks_in(path: Path, imgsz: int, runtime: str, fresh: bool) -> tuple[list[dict], float]:
     """Every person tracked in `path` by the pose model in `runtime` → tracks, seconds taken."""
-    from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
+    from actrec import Model
     from actrec.features import video_features
-    from actrec.runtime import use_runtime
 
     cached = TRACKS / f"{path.stem}-{imgsz}-{runtime}.npz"
     if cached.is_file() and not fresh:
@@ -44,12 +43,11 @@ def tracks_in(path: Path, imgsz: int, runtime: str, fresh: bool) -> tuple[list[d
             tracks = [{k.split("_", 1)[1]: z[k] for k in z.files if k.startswith(f"t{i:03d}_")}
                       for i in ids]  # fmt: skip
             return tracks, float(z["seconds"])
-    bundle = load_bundle("builtin")
-    people = source_for_bundle(bundle, "cpu", imgsz=imgsz)
-    use_runtime("builtin", runtime, head_from_bundle(bundle), people, echo=lambda *_: None)
+    loaded = Model("builtin", "cpu", runtime, imgsz, echo=lambda *_: None).loaded
+    people, fps = loaded.source, loaded.bundle["sample"]["fps"]
     people.detect(np.zeros((1, imgsz, imgsz, 3), np.uint8))  # compiled before the clock starts
     t0 = time.perf_counter()
-    v = video_features(str(path), people, bundle["sample"]["fps"], progress=False, nobody_ok=True)
+    v = video_features(str(path), people, fps, progress=False, nobody_ok=True)
     seconds = time.perf_counter() - t0
     keep = ("times", "boxes", "xy", "conf")
     tracks = [{**{k: t[k] for k in keep}, "id": np.int64(t["id"])} for t in v.tracks]

@@ -79,13 +79,9 @@ def sampled(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def people_at(size: int):
-    from actrec.bundle import head_from_bundle, load_bundle, source_for_bundle
-    from actrec.runtime import use_runtime
+    from actrec import Model
 
-    bundle = load_bundle("builtin")
-    people = source_for_bundle(bundle, "cpu", imgsz=size)
-    use_runtime("builtin", "openvino", head_from_bundle(bundle), people, echo=lambda *_: None)
-    return people
+    return Model("builtin", "cpu", "openvino", size, echo=lambda *_: None).loaded.source
 
 
 def resized(frames: np.ndarray, size: int) -> tuple[np.ndarray, float]:

@@ -78,21 +78,21 @@ class Model:
             return next(gen)
         return gen if stream else list(gen)
 
-    def _predict_many(
-        self, paths: list[str], o: PredictOptions, raise_errors: bool
-    ) -> Iterator[Result]:
-        from actrec.predict import Predictor, check_outputs
+    def _predict_many(self, paths: list[str], o: PredictOptions, raise_errors: bool
+                      ) -> Iterator[Result]:  # fmt: skip
+        from actrec.features import videos_features
+        from actrec.predict import Predictor, check_outputs, check_video
 
         check_outputs(o)  # before the model loads or a frame is decoded
         loaded = self._load(o.device, o.runtime, o.people_imgsz)
         predictor = Predictor(loaded)
-        for path in paths:
-            try:
-                yield predictor(path, o)
-            except ActrecError as e:
-                if raise_errors:
-                    raise
-                yield Result(video=path, error=str(e))
+        if raise_errors:  # one video: its own progress bar, its errors raised
+            yield predictor(check_video(paths[0]), o)
+            return
+        fps = loaded.bundle["sample"]["fps"]
+        for v in videos_features(paths, loaded.source, fps):  # in the order they finish
+            yield Result(video=v.path, error=v.error) if v.error and not v.nobody else \
+                predictor.label(v, o)  # fmt: skip
 
     def __call__(self, source: Any, **opts: Any):
         return self.predict(source, **opts)

@@ -83,3 +83,101 @@ class Alerts:
 
     def forget(self, pid: int) -> None:
         self.last.pop(pid, None)
+
+
+# ---- a fall as the body shows it: the top of the body and the hips dropping, then staying low --
+
+FALL_S = 1.5  # a fall is over within this (real falls: 0.5-1.3 s; slow collapses about 1.5)
+TOP_DROP = 0.5  # the top of the body comes down by this share of the standing height...
+HIP_DROP = 0.15  # ...and the hips by this much (bending down moves the top, not the hips)
+LOW_S = 1.0  # then it stays down this long (a squat or a bow comes back up)
+UP = 0.25  # back within this share of the height of where the top was standing: up again
+
+
+@dataclass
+class Body:
+    """A track's body height over time, scale-free: `top` (the highest seen joint), `hip` (the
+    hips' mean) in image y (down is +), `height` (the box's), all (T,); missing joints fall back
+    to the box (a head out of frame is the box's top)."""
+
+    times: np.ndarray
+    top: np.ndarray
+    hip: np.ndarray
+    height: np.ndarray
+
+    @classmethod
+    def of(cls, times, xy, conf, boxes, visible: float = 0.5) -> Body:
+        xy, conf, boxes = np.asarray(xy), np.asarray(conf), np.asarray(boxes)  # (T,17,2) (T,17)
+        seen = conf >= visible
+        y = np.where(seen, xy[..., 1], np.inf)
+        top = np.where(seen.any(1), y.min(1), boxes[:, 1])
+        hips = seen[:, 11:13]
+        hip_y = (xy[:, 11:13, 1] * hips).sum(1) / np.maximum(hips.sum(1), 1)
+        hip = np.where(hips.any(1), hip_y, (boxes[:, 1] + boxes[:, 3]) / 2)
+        return cls(np.asarray(times, float), top, hip, boxes[:, 3] - boxes[:, 1])
+
+    def standing_height(self, i: int) -> float:
+        """The body's height before moment `i`: the tallest box of the 2 s before it (a fall
+        starts from standing, walking or sitting: the tallest recent moment)."""
+        before = (self.times >= self.times[i] - 2.0) & (self.times <= self.times[i])
+        return float(max(self.height[before].max(), 1e-6))
+
+
+def physical_falls(body: Body) -> list[dict]:
+    """Falls found on the track itself: within FALL_S the top of the body drops by TOP_DROP of
+    the standing height and the hips by HIP_DROP, and for LOW_S after (or to the track's end,
+    if it lasts half of that) the top stays low. → {label, start_s, end_s, score} spans."""
+    t, out, i = body.times, [], 0
+    while i < len(t):
+        j0 = int(np.searchsorted(t, t[i] - FALL_S))
+        a = j0 + int(np.argmin(body.top[j0 : i + 1]))  # the highest moment before `i`
+        h = body.standing_height(a)
+        top_drop, hip_drop = (body.top[i] - body.top[a]) / h, (body.hip[i] - body.hip[a]) / h
+        after = (t > t[i]) & (t <= t[i] + LOW_S)
+        stays = after.any() and t[after][-1] - t[i] >= LOW_S / 2 and bool(
+            ((body.top[after] - body.top[a]) / h > TOP_DROP - UP).all())  # fmt: skip
+        if top_drop >= TOP_DROP and hip_drop >= HIP_DROP and stays:
+            score = min(1.0, 0.5 + top_drop / 2)
+            out.append(dict(label="falling", start_s=round(float(t[a]), 3),
+                            end_s=round(float(t[i]), 3), score=round(score, 4)))  # fmt: skip
+            i = int(np.searchsorted(t, t[i] + LOW_S))  # lying after it is not another fall
+            continue
+        i += 1
+    return out
+
+
+def merge_falls(learned: list[dict], physical: list[dict]) -> list[dict]:
+    """The head's fall events and the body's, one event where they overlap in time (the
+    head's span and score, the better score kept), in time order."""
+    out = [dict(e) for e in learned]
+    for p in physical:
+        same = [e for e in out if e["label"] == "falling" and e["start_s"] <= p["end_s"]
+                and p["start_s"] <= e["end_s"] + LOW_S]  # fmt: skip
+        if same:
+            same[0]["score"] = max(same[0]["score"], p["score"])
+        else:
+            out.append(dict(p))
+    return sorted(out, key=lambda e: e["start_s"])
+
+
+def down_after(body: Body, event: dict, video_end: float) -> tuple[float, bool | None]:
+    """How long the person stays down after a fall: → (down_s, got_up), counted from the end of
+    the event. Down: the top of the body lower than standing by TOP_DROP - UP of the height; up
+    again when it is back within UP. got_up is False when the video ends with them down, None
+    when they leave the view first, or were never seen down (we cannot know)."""
+    t = body.times
+    ref = int(np.searchsorted(t, event["start_s"] - FALL_S))
+    i0 = max(ref, min(len(t) - 1, int(np.searchsorted(t, event["start_s"]))))
+    a = ref + int(np.argmin(body.top[ref : i0 + 1]))  # standing, before the fall
+    h = body.standing_height(a)
+    drop = (body.top - body.top[a]) / h  # (T,) how far below standing the top is
+    low = np.flatnonzero((drop > TOP_DROP - UP) & (t >= t[i0]))
+    if not len(low):
+        return 0.0, None
+    up = np.flatnonzero(drop[low[0] :] < UP)
+    end = max(float(event["end_s"]), float(t[low[0]]))
+    if len(up):
+        return round(max(0.0, float(t[low[0] + up[0]]) - end), 3), True
+    last = float(t[-1])
+    got_up = False if video_end - last <= 0.5 else None  # still in view at the end, or gone
+    return round(max(0.0, (video_end if got_up is False else last) - end), 3), got_up

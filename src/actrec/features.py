@@ -164,6 +164,20 @@ def video_features(
     return done
 
 
+def videos_features(
+    paths: list[str], source: Source, fps: float, chunk: int = 32, workers: int = 1
+) -> Iterator[VideoFeatures]:
+    """Many videos → each one's features as soon as it is complete, in the order they finish:
+    one decode process runs through all of them, a few chunks ahead, so it decodes the next
+    video while this process runs the backbone on the last one (both cores busy, one fork for
+    the folder). A video that fails comes out with its `error`; a person model's empty scene
+    with `nobody` set."""
+    assembler = Assembler(source, fps)
+    for item in chunk_loader(chunks_for(source, paths, fps, chunk), workers):
+        if (done := assembler.feed(item)) is not None:
+            yield done
+
+
 def check(paths: list[str], fps: float = 10.0, workers: int = 1, progress: bool = True) -> dict:
     """Decode every sampled frame of each video (tiny resize, no backbone); → {path: error}."""
     bad: dict[str, str] = {}

@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from actrec.errors import ActrecError
 from actrec.outputs import append_line, read_jsonl_videos
 from actrec.results import csv_text
 
@@ -41,6 +40,7 @@ def predict_folder(
 ) -> Tally:
     """Label each of `videos` with `model` (an `actrec.Model`), one line per video on `echo`."""
     from actrec.features import progress_bar
+    from actrec.predict import annotate
 
     tally = Tally()
     done = read_jsonl_videos(jsonl) if jsonl else set()
@@ -52,17 +52,17 @@ def predict_folder(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     header = bool(csv) and not (Path(csv).is_file() and Path(csv).stat().st_size)
     show = sys.stdout.isatty() if progress is None else progress
+    results = model.predict(todo, stream=True, **opts) if todo else iter(())
     with progress_bar(show) as bar:
         task = bar.add_task("videos", total=len(todo))
-        for video in todo:
-            out = str(annotated_name(video, Path(out_dir))) if out_dir else None
-            try:
-                r = model.predict(video, out=out, progress=False, **opts)
-            except ActrecError as e:
-                tally.failed[video] = str(e)
-                echo(f"{video}: failed: {e}")
-                bar.advance(task)
+        for r in results:  # one model, one decode process for the folder
+            bar.advance(task)
+            if not r.ok:
+                tally.failed[r.video] = r.error
+                echo(f"{r.video}: failed: {r.error}")
                 continue
+            if out_dir:
+                annotate(r.video, r.to_dict(), annotated_name(r.video, Path(out_dir)))
             tally.labelled += 1
             if jsonl:
                 append_line(jsonl, r.to_json(indent=None))
@@ -70,5 +70,4 @@ def predict_folder(
                 append_line(csv, csv_text(rows, header))
                 header = False
             echo(r.summary().splitlines()[0])
-            bar.advance(task)
     return tally

@@ -88,6 +88,9 @@ class PredictOptions:
                                    IMAGE_SIZE)  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
     runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
+    falls: str = opt("both", "models that know falls: found by the head (its windows), the body "
+                     "(the top of the body and the hips dropping, then staying low) or both",
+                     choices=("head", "body", "both"))  # fmt: skip
 
 
 @dataclass

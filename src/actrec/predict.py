@@ -18,13 +18,13 @@ import torch
 
 from actrec.bundle import threshold_for
 from actrec.errors import ActrecError
-from actrec.events import find_events
-from actrec.features import video_features
+from actrec.events import Body, down_after, find_events, merge_falls, physical_falls
+from actrec.features import VideoFeatures, video_features
 from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
 from actrec.options import PredictOptions
 from actrec.outputs import atomic_path, check_writable
 from actrec.overlay import draw_label, draw_person, label_at, people_at
-from actrec.pose import seen_share
+from actrec.pose import VISIBLE, seen_share
 from actrec.results import Result
 from actrec.runtime import LoadedModel, load_model
 from actrec.video import open_video
@@ -81,11 +81,20 @@ def timeline(probs: np.ndarray, starts, window, times, end: float, start: float 
     return rows
 
 
-def _person(track: dict, label: Labeller, fps: float) -> dict:
+def _person(track: dict, label: Labeller, fps: float, falls: str, video_end: float) -> dict:
+    """One track → its label, timeline and events; a model that knows falls also finds them on
+    the body itself (`falls`: head, body or both) and says how long the person stayed down."""
     t = track["times"]
     start, end = float(t[0]), float(t[-1]) + 1 / fps
     seq = label(track["feats"], t, start, end)
     del seq["probabilities"]
+    if "falling" in label.classes:
+        body = Body.of(t, track["xy"], track["conf"], track["boxes"], VISIBLE)
+        learned = [e for e in seq["events"] if falls != "body" or e["label"] != "falling"]
+        seq["events"] = merge_falls(learned, physical_falls(body) if falls != "head" else [])
+        for e in seq["events"]:
+            if e["label"] == "falling":
+                e["down_s"], e["got_up"] = down_after(body, e, video_end)
     frames = [[round(float(x), 3), [round(float(v), 1) for v in b]]
               for x, b in zip(t, track["boxes"], strict=True)]  # fmt: skip
     return dict(id=int(track["id"]), start_s=round(start, 3), end_s=round(end, 3), **seq,
@@ -134,9 +143,15 @@ class Predictor:
         opts = opts or PredictOptions()
         check_outputs(opts)
         video = check_video(video)
-        bundle, source = self.loaded.bundle, self.loaded.source
+        fps = self.loaded.bundle["sample"]["fps"]
+        v = video_features(video, self.loaded.source, fps, progress=opts.progress, nobody_ok=True)
+        return self.label(v, opts)
+
+    def label(self, v: VideoFeatures, opts: PredictOptions) -> Result:
+        """A video's features (`features.video_features`: fresh, or kept by a benchmark that
+        labels the same clips with many models) → its Result; the outputs asked for written."""
+        bundle, source, video = self.loaded.bundle, self.loaded.source, v.path
         s = bundle["sample"]
-        v = video_features(video, source, s["fps"], progress=opts.progress, nobody_ok=True)
         if v.nobody:  # an empty scene is an answer: a script over a folder of CCTV clips goes on
             return _finish(_nobody(video, v, bundle), video, opts)
         stride = stride_steps(opts.stride or bundle["predict"]["stride"], s["fps"])
@@ -152,7 +167,8 @@ class Predictor:
             **_about(bundle),
         )  # fmt: skip
         if v.tracks:
-            result["people"] = [_person(t, label, s["fps"]) for t in v.tracks]
+            result["people"] = [_person(t, label, s["fps"], opts.falls, v.duration)
+                                for t in v.tracks]  # fmt: skip
             # the clip's events are every person's ("person 3 fell at 12.4 s"), in time order
             events = [{"id": p["id"], **e} for p in result["people"] for e in p["events"]]
             result["events"] = sorted(events, key=lambda e: e["start_s"])

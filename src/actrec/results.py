@@ -37,6 +37,8 @@ class Event:
     end_s: float
     score: float
     id: int | None = None  # the person's track id (None: a whole-frame model's clip event)
+    down_s: float | None = None  # a fall: seconds on the floor after it (until up, gone or the end)
+    got_up: bool | None = None  # a fall: whether they got up (None: left the view, or unknown)
 
 
 @dataclass
