@@ -88,10 +88,10 @@ class Alerts:
 # ---- a fall as the body shows it: the top of the body and the hips dropping, then staying low --
 
 FALL_S = 1.5  # a fall is over within this (real falls: 0.5-1.3 s; slow collapses about 1.5)
-TOP_DROP = 0.5  # the top of the body comes down by this share of the standing height...
+TOP_DROP = 0.4  # the top of the body comes down by this share of the standing height...
 HIP_DROP = 0.15  # ...and the hips by this much (bending down moves the top, not the hips)
 LOW_S = 1.0  # then it stays down this long (a squat or a bow comes back up)
-UP = 0.25  # back within this share of the height of where the top was standing: up again
+UP = 0.2  # back within this share of the height of where the top was standing: up again
 
 
 @dataclass
@@ -116,6 +116,13 @@ class Body:
         hip = np.where(hips.any(1), hip_y, (boxes[:, 1] + boxes[:, 3]) / 2)
         return cls(np.asarray(times, float), top, hip, boxes[:, 3] - boxes[:, 1])
 
+    def before(self, i: int) -> int:
+        """The moment the body was up, in the FALL_S before moment `i`: its top at the upper
+        quartile of that stretch (the top of a jump or a jitter is not where a fall starts)."""
+        j0 = int(np.searchsorted(self.times, self.times[i] - FALL_S))
+        tops = self.top[j0 : i + 1]
+        return j0 + int(np.argmin(np.abs(tops - np.quantile(tops, 0.25))))
+
     def standing_height(self, i: int) -> float:
         """The body's height before moment `i`: the tallest box of the 2 s before it (a fall
         starts from standing, walking or sitting: the tallest recent moment)."""
@@ -125,17 +132,16 @@ class Body:
 
 def physical_falls(body: Body) -> list[dict]:
     """Falls found on the track itself: within FALL_S the top of the body drops by TOP_DROP of
-    the standing height and the hips by HIP_DROP, and for LOW_S after (or to the track's end,
-    if it lasts half of that) the top stays low. → {label, start_s, end_s, score} spans."""
+    the standing height and the hips by HIP_DROP, and for LOW_S after (or to the track's end)
+    the top stays low. → {label, start_s, end_s, score} spans."""
     t, out, i = body.times, [], 0
     while i < len(t):
-        j0 = int(np.searchsorted(t, t[i] - FALL_S))
-        a = j0 + int(np.argmin(body.top[j0 : i + 1]))  # the highest moment before `i`
+        a = body.before(i)
         h = body.standing_height(a)
         top_drop, hip_drop = (body.top[i] - body.top[a]) / h, (body.hip[i] - body.hip[a]) / h
+        # stays low after (a track lost on the floor, or a clip ending there, counts)
         after = (t > t[i]) & (t <= t[i] + LOW_S)
-        stays = after.any() and t[after][-1] - t[i] >= LOW_S / 2 and bool(
-            ((body.top[after] - body.top[a]) / h > TOP_DROP - UP).all())  # fmt: skip
+        stays = bool(((body.top[after] - body.top[a]) / h > TOP_DROP - UP).all())
         if top_drop >= TOP_DROP and hip_drop >= HIP_DROP and stays:
             score = min(1.0, 0.5 + top_drop / 2)
             out.append(dict(label="falling", start_s=round(float(t[a]), 3),
@@ -166,9 +172,8 @@ def down_after(body: Body, event: dict, video_end: float) -> tuple[float, bool |
     again when it is back within UP. got_up is False when the video ends with them down, None
     when they leave the view first, or were never seen down (we cannot know)."""
     t = body.times
-    ref = int(np.searchsorted(t, event["start_s"] - FALL_S))
-    i0 = max(ref, min(len(t) - 1, int(np.searchsorted(t, event["start_s"]))))
-    a = ref + int(np.argmin(body.top[ref : i0 + 1]))  # standing, before the fall
+    i0 = min(len(t) - 1, int(np.searchsorted(t, event["start_s"])))
+    a = body.before(i0)  # standing, before the fall
     h = body.standing_height(a)
     drop = (body.top - body.top[a]) / h  # (T,) how far below standing the top is
     low = np.flatnonzero((drop > TOP_DROP - UP) & (t >= t[i0]))
