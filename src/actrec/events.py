@@ -117,11 +117,12 @@ class Body:
         return cls(np.asarray(times, float), top, hip, boxes[:, 3] - boxes[:, 1])
 
     def before(self, i: int) -> int:
-        """The moment the body was up, in the FALL_S before moment `i`: its top at the upper
-        quartile of that stretch (the top of a jump or a jitter is not where a fall starts)."""
+        """The last moment the body was up, in the FALL_S before moment `i`: its top as high as
+        the upper quartile of that stretch (the top of a jump or a jitter is not where a fall
+        starts)."""
         j0 = int(np.searchsorted(self.times, self.times[i] - FALL_S))
         tops = self.top[j0 : i + 1]
-        return j0 + int(np.argmin(np.abs(tops - np.quantile(tops, 0.25))))
+        return j0 + int(np.flatnonzero(tops <= np.quantile(tops, 0.25))[-1])
 
     def standing_height(self, i: int) -> float:
         """The body's height before moment `i`: the tallest box of the 2 s before it (a fall
@@ -143,13 +144,37 @@ def physical_falls(body: Body) -> list[dict]:
         after = (t > t[i]) & (t <= t[i] + LOW_S)
         stays = bool(((body.top[after] - body.top[a]) / h > TOP_DROP - UP).all())
         if top_drop >= TOP_DROP and hip_drop >= HIP_DROP and stays:
-            score = min(1.0, 0.5 + top_drop / 2)
+            soon = np.flatnonzero((t >= t[i]) & (t <= t[a] + FALL_S))
+            end = soon[int(np.argmax(body.top[soon]))]  # where the drop bottoms out
+            score = round(min(1.0, 0.5 + float(top_drop) / 2), 4)
             out.append(dict(label="falling", start_s=round(float(t[a]), 3),
-                            end_s=round(float(t[i]), 3), score=round(score, 4)))  # fmt: skip
-            i = int(np.searchsorted(t, t[i] + LOW_S))  # lying after it is not another fall
+                            end_s=round(float(t[end]), 3), score=score))  # fmt: skip
+            # lying after it is not another fall: the next one starts once the body is up
+            up = np.flatnonzero((t > t[end]) & ((body.top - body.top[a]) / h < UP))
+            i = int(up[0]) if len(up) else len(t)
             continue
         i += 1
     return out
+
+
+CONFIRM = 0.1  # falls=both: the head's falling + lying probability that confirms a body drop
+# (chosen on half A of the development sources: docs/builtin.md)
+CONFIRM_S = 2.0  # in the windows over the drop and this long after it (they lie after a fall)
+
+
+def confirmed(falls: list[dict], probs: np.ndarray, span: np.ndarray, classes: list[str],
+              least: float | None = None) -> list[dict]:  # fmt: skip
+    """The body's falls that the head agrees with: some window over the drop or the CONFIRM_S
+    after it gives falling and lying together at least `least` (default CONFIRM). A push-up,
+    a jump or someone sitting down drops too, but the head sees what it is."""
+    least = CONFIRM if least is None else least
+    down = [classes.index(c) for c in ("falling", "lying") if c in classes]
+    keep = []
+    for f in falls:
+        near = (span[:, 0] <= f["end_s"] + CONFIRM_S) & (span[:, 1] >= f["start_s"])  # (W,)
+        if near.any() and float(probs[near][:, down].sum(1).max()) >= least:
+            keep.append(f)
+    return keep
 
 
 def merge_falls(learned: list[dict], physical: list[dict]) -> list[dict]:
@@ -186,3 +211,36 @@ def down_after(body: Body, event: dict, video_end: float) -> tuple[float, bool |
     last = float(t[-1])
     got_up = False if video_end - last <= 0.5 else None  # still in view at the end, or gone
     return round(max(0.0, (video_end if got_up is False else last) - end), 3), got_up
+
+
+@dataclass
+class DownWatch:
+    """Live: each fallen person until they are up again. While down, `down(pid)` holds; after
+    `alert_s` seconds down, `update` returns the "down" event once for that fall."""
+
+    alert_s: float = 20.0
+    falls: dict[int, list[float]] = field(default_factory=dict)  # id → [since, top, height, said]
+
+    def fell(self, pid: int, t: float, body: Body) -> None:
+        """A fall fired for `pid` at `t`: where their top was standing, from their recent body."""
+        a = body.before(len(body.times) - 1)
+        self.falls[pid] = [t, float(body.top[a]), body.standing_height(a), 0.0]
+
+    def update(self, pid: int, t: float, top: float) -> dict | None:
+        """The person's top of body now → the "down" event when they reach `alert_s` down."""
+        if pid not in self.falls:
+            return None
+        since, ref, h, said = self.falls[pid]
+        if (top - ref) / h < UP and t - since > FALL_S:  # up again: the fall is over
+            del self.falls[pid]
+            return None
+        if not said and t - since >= self.alert_s:
+            self.falls[pid][3] = 1.0
+            return dict(t=round(t, 3), id=pid, event="down", down_s=round(t - since, 1))
+        return None
+
+    def down(self, pid: int) -> bool:
+        return pid in self.falls
+
+    def forget(self, pid: int) -> None:
+        self.falls.pop(pid, None)

@@ -22,109 +22,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from actrec.bundle import threshold_for
 from actrec.capture import Grabber
 from actrec.errors import ActrecError
-from actrec.events import Alerts
-from actrec.head import UNSURE, GRUHead, label_name, score_windows
+from actrec.head import UNSURE
 from actrec.options import LiveOptions
 from actrec.overlay import ALERT, draw_overlay, draw_person, has_display, qt_fonts
-from actrec.people import People, PersonStream
-from actrec.pose import TRAVEL_STEPS, pose_features, seen_share
+from actrec.people import People
 from actrec.recording import Recorder
 from actrec.runtime import LoadedModel, load_model
-from actrec.streaming import Scorer, lane_count
-from actrec.video import fit_size, resize
+from actrec.streaming import PersonScorer, Scorer, Smoother, lane_count
 
 log = logging.getLogger("actrec")
-
-
-class Smoother:
-    """Moving average of the last `n` probability vectors, hidden below `threshold`."""
-
-    def __init__(self, classes: list[str], n: int = 5, threshold: float = 0.4, topk: int = 3):
-        self.classes, self.threshold, self.topk = classes, threshold, topk
-        self.recent: deque[np.ndarray] = deque(maxlen=max(1, n))
-
-    def __call__(
-        self, probs: np.ndarray, seen: float | None = None
-    ) -> tuple[str, float, list[tuple[str, float]]]:
-        """→ (shown label or "…", its score, top-k (label, score) pairs); `seen`: the share of
-        a person's joints seen (person models), the rule `predict` applies too."""
-        self.recent.append(probs)
-        mean = np.mean(self.recent, 0)
-        order = np.argsort(-mean)[: self.topk]
-        top = [(self.classes[i], float(mean[i])) for i in order]
-        return label_name(self.classes, mean, self.threshold, seen), top[0][1], top
-
-
-class PersonScorer:
-    """Person-stream models: every frame the CPU keeps up with goes through the pose model and
-    the tracker (the tracker must see frames in order, so there are no lanes); each tracked
-    person keeps their last window of frames, resampled to the model's fps as in `predict`, and
-    their own smoother: created when the track appears, dropped once it has been lost for
-    `LOST_S`. A person's label scores their last window as `predict` scores a person's."""
-
-    LOST_S = 3.0
-
-    def __init__(
-        self, head: GRUHead, people: People, window: int, fps: float, smoother, feed_fps: float
-    ) -> None:
-        self.head, self.window, self.fps, self.new_smoother = head, window, fps, smoother
-        self.stream = PersonStream(people, fps, feed_fps)
-        self.size = people.settings.imgsz
-        self.smooth: dict[int, Smoother] = {}
-        self.fed: deque[float] = deque(maxlen=30)  # media times of the last frames pushed
-        self.alerts = Alerts(quiet_s=window / fps)  # one-off actions: one alert per event
-        self.fired: list[dict] = []  # the events of the last call
-
-    def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        """A frame at the detection size (long side), and source pixels per small pixel."""
-        size = fit_size(rgb.shape[1::-1], self.size)
-        return resize(rgb, size), rgb.shape[1] / size[0]  # as predict decodes and scales
-
-    def warm_up(self, size: tuple[int, int]) -> None:
-        """Run the pose model and the head once on a blank frame of the source's `size` (w, h),
-        outside the tracker, so the first real frame pays no set-up."""
-        small, _ = self.small(np.zeros((size[1], size[0], 3), np.uint8))
-        self.stream.people.detect(small[None])
-        dim = self.stream.people.feature_dim
-        score_windows(self.head, np.zeros((self.window, dim), np.float32), self.window, [0])
-
-    @torch.inference_mode()
-    def __call__(self, rgb: np.ndarray, t: float) -> list[tuple[int, list[float], tuple]]:
-        """A full-size RGB frame → (id, box, shown label) per person in it, largest first."""
-        self.fed.append(t)
-        if len(self.fed) >= 10:  # frames dropped when the CPU falls behind: the tracker's clock
-            self.stream.feed_rate((len(self.fed) - 1) / max(self.fed[-1] - self.fed[0], 1e-3))
-        small, scale = self.small(rgb)
-        ids = self.stream(small[None], np.array([t]), scale)
-        tracks = self.stream.tracks
-        for tid in [i for i, tr in tracks.items() if t - tr.times[-1] > self.LOST_S]:
-            del tracks[tid]  # lost for good: its memory goes
-            self.smooth.pop(tid, None)
-            self.alerts.forget(tid)
-        out = []
-        for tid in ids:
-            tr = tracks[tid]
-            # the last window, and the second before it that its first steps' travel looks at
-            span = (self.window + TRAVEL_STEPS) / self.fps
-            tr.keep_last(sum(x >= t - span for x in tr.times))  # bounded memory
-            a = tr.arrays(self.fps)
-            parts = self.stream.people.settings.parts
-            feats = pose_features(a["xy"], a["conf"], a["boxes"], parts, a.get("roi"))[
-                -self.window :
-            ]
-            probs = score_windows(self.head, feats, self.window, [0])[0]
-            seen = seen_share(feats, parts)
-            shown = self.smooth.setdefault(tid, self.new_smoother())(
-                probs, None if seen is None else float(seen.mean())
-            )
-            out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
-        self.fired = [e for tid, _, sh in out if (e := self.alerts(tid, t, sh[0], sh[1]))]
-        return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
 
 
 class Tally:
@@ -224,7 +134,8 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
 
     def fresh():  # the scorer's state: new at the start and when a stream comes back
         if mode == "people":  # a PersonScorer smooths each person on its own
-            return PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps), None
+            return PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps,
+                                bundle["classes"], opts.down_alert_s), None  # fmt: skip
         return Scorer(head, source, s["window"], opts.mode, k), smoother()
 
     score, smooth = fresh()
@@ -273,7 +184,9 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                 fired = score.fired if mode == "people" else []
                 for event in fired:  # one line per event
                     events.append(event)
-                    echo(f"live: person {event['id']} {event['event']} at {event['t']:.1f} s")
+                    what = (f"down for {event['down_s']:.0f} s" if event["event"] == "down"
+                            else event["event"])  # fmt: skip
+                    echo(f"live: person {event['id']} {what} at {event['t']:.1f} s")
                     rec.line(event, frame.t)
                 yield dict(t=round(frame.t, 3), label=shown[0], score=round(shown[1], 4),
                            fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
@@ -282,7 +195,7 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
             bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
             draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
             for pid, box, (label, sc, _) in seen:
-                alert = score.alerts.shown(pid, frame.t)
+                alert = score.alerts.shown(pid, frame.t) or score.down_shown(pid)
                 if alert:  # held a few seconds over the person, whatever their label is now
                     draw_person(bgr, box, f"{pid} {alert[0].upper()} {alert[1]:.2f}", ALERT)
                 else:

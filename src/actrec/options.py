@@ -129,6 +129,9 @@ class LiveOptions:
                                 "times, pauses growing to 30 s (default: for ever; a file that "
                                 "ends has ended)", lambda v: v >= 0, ">= 0")  # fmt: skip
     duration: float | None = opt(None, "stop after this many seconds", positive, "> 0")
+    down_alert_s: float = opt(20.0, "a fallen person still down after this many seconds: "
+                              "one 'person N down for S s' line and log event", positive,
+                              "> 0")  # fmt: skip
     device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
     runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
 

@@ -18,7 +18,14 @@ import torch
 
 from actrec.bundle import threshold_for
 from actrec.errors import ActrecError
-from actrec.events import Body, down_after, find_events, merge_falls, physical_falls
+from actrec.events import (
+    Body,
+    confirmed,
+    down_after,
+    find_events,
+    merge_falls,
+    physical_falls,
+)
 from actrec.features import VideoFeatures, video_features
 from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
 from actrec.options import PredictOptions
@@ -51,6 +58,11 @@ class Labeller:
     def __call__(self, feats: np.ndarray, times: np.ndarray, start: float, end: float) -> dict:
         """→ label, score, probabilities and the timeline; `start`/`end`: the sequence's first
         and last moment (the first window starts at one, the last reaches the other)."""
+        return self.score(feats, times, start, end)[0]
+
+    def score(self, feats: np.ndarray, times: np.ndarray, start: float, end: float
+              ) -> tuple[dict, np.ndarray, np.ndarray]:  # fmt: skip
+        """As calling it, with each window's probabilities (W, C) and span (W, 2) seconds."""
         starts = window_starts(len(feats), self.window, self.stride)
         probs = score_windows(self.head, feats, self.window, starts)  # (W, C)
         seen = seen_share(feats, self.parts) if self.parts else None  # (T,) or None
@@ -65,7 +77,7 @@ class Labeller:
             probabilities={c: round(float(p), 4) for c, p in zip(self.classes, mean, strict=True)},
             timeline=rows,
             events=find_events(probs, span[:, 0], span[:, 1], self.classes, self.threshold),
-        )  # fmt: skip
+        ), probs, span  # fmt: skip
 
 
 def timeline(probs: np.ndarray, starts, window, times, end: float, start: float = 0.0):
@@ -86,12 +98,15 @@ def _person(track: dict, label: Labeller, fps: float, falls: str, video_end: flo
     the body itself (`falls`: head, body or both) and says how long the person stayed down."""
     t = track["times"]
     start, end = float(t[0]), float(t[-1]) + 1 / fps
-    seq = label(track["feats"], t, start, end)
+    seq, probs, span = label.score(track["feats"], t, start, end)
     del seq["probabilities"]
     if "falling" in label.classes:
         body = Body.of(t, track["xy"], track["conf"], track["boxes"], VISIBLE)
         learned = [e for e in seq["events"] if falls != "body" or e["label"] != "falling"]
-        seq["events"] = merge_falls(learned, physical_falls(body) if falls != "head" else [])
+        seen = physical_falls(body) if falls != "head" else []
+        if falls == "both":  # the body's drop, where the head sees a fall or someone lying
+            seen = confirmed(seen, probs, span, label.classes)
+        seq["events"] = merge_falls(learned, seen)
         for e in seq["events"]:
             if e["label"] == "falling":
                 e["down_s"], e["got_up"] = down_after(body, e, video_end)

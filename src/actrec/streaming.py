@@ -1,8 +1,10 @@
-"""Whole-frame models scored frame by frame: lanes of the camera's frames, GRU runs, one step each.
+"""Models scored frame by frame for `live`: whole-frame lanes and GRU runs, and tracked people.
 
-Before `live` in the flow (which feeds it frames), after `backbone` and `head`. A 30 fps camera is
-dealt in turn to `lanes` of the model's 10 fps; in stream mode each frame costs one backbone pass
-and one GRU step per open run, in window mode it re-scores the last window as `predict` does.
+Before `live` in the flow (which feeds it frames), after `backbone`, `people` and `head`. A 30 fps
+camera is dealt in turn to `lanes` of the model's 10 fps; in stream mode each frame costs one
+backbone pass and one GRU step per open run, in window mode it re-scores the last window as
+`predict` does. Person models (`PersonScorer`) label each tracked person's last window, and raise
+their events: the head's, a fall the body shows, a fallen person still down.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import numpy as np
 import torch
 
 from actrec.backbone import Backbone, FrameStream
-from actrec.head import GRUHead, RunningStandardiser, score_windows
-from actrec.video import resize
+from actrec.events import Alerts, Body, DownWatch, physical_falls
+from actrec.head import GRUHead, RunningStandardiser, label_name, score_windows
+from actrec.people import People, PersonStream
+from actrec.pose import TRAVEL_STEPS, VISIBLE, pose_features, seen_share
+from actrec.video import fit_size, resize
 
 
 @dataclass
@@ -94,3 +99,115 @@ def lane_count(source_fps: float, model_fps: float, mode: str, lanes: int | None
     if lanes:
         return int(lanes)
     return 1 if mode == "window" else max(1, round(source_fps / model_fps))
+
+
+class Smoother:
+    """Moving average of the last `n` probability vectors, hidden below `threshold`."""
+
+    def __init__(self, classes: list[str], n: int = 5, threshold: float = 0.4, topk: int = 3):
+        self.classes, self.threshold, self.topk = classes, threshold, topk
+        self.recent: deque[np.ndarray] = deque(maxlen=max(1, n))
+
+    def __call__(
+        self, probs: np.ndarray, seen: float | None = None
+    ) -> tuple[str, float, list[tuple[str, float]]]:
+        """→ (shown label or "…", its score, top-k (label, score) pairs); `seen`: the share of
+        a person's joints seen (person models), the rule `predict` applies too."""
+        self.recent.append(probs)
+        mean = np.mean(self.recent, 0)
+        order = np.argsort(-mean)[: self.topk]
+        top = [(self.classes[i], float(mean[i])) for i in order]
+        return label_name(self.classes, mean, self.threshold, seen), top[0][1], top
+
+
+class PersonScorer:
+    """Person-stream models: every frame the CPU keeps up with goes through the pose model and
+    the tracker (the tracker must see frames in order, so there are no lanes); each tracked
+    person keeps their last window of frames, resampled to the model's fps as in `predict`, and
+    their own smoother: created when the track appears, dropped once it has been lost for
+    `LOST_S`. A person's label scores their last window as `predict` scores a person's."""
+
+    LOST_S = 3.0
+
+    def __init__(self, head: GRUHead, people: People, window: int, fps: float, smoother,
+                 feed_fps: float, classes: list[str], down_alert_s: float = 20.0
+                 ) -> None:  # fmt: skip
+        self.head, self.window, self.fps, self.new_smoother = head, window, fps, smoother
+        self.stream = PersonStream(people, fps, feed_fps)
+        self.size = people.settings.imgsz
+        self.smooth: dict[int, Smoother] = {}
+        self.fed: deque[float] = deque(maxlen=30)  # media times of the last frames pushed
+        self.alerts = Alerts(quiet_s=window / fps)  # one-off actions: one alert per event
+        self.downs = DownWatch(down_alert_s)  # fallen people, until they are up
+        self.body_falls = "falling" in classes  # a model that knows falls: the body's too
+        self.fired: list[dict] = []  # the events of the last call
+
+    def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """A frame at the detection size (long side), and source pixels per small pixel."""
+        size = fit_size(rgb.shape[1::-1], self.size)
+        return resize(rgb, size), rgb.shape[1] / size[0]  # as predict decodes and scales
+
+    def warm_up(self, size: tuple[int, int]) -> None:
+        """Run the pose model and the head once on a blank frame of the source's `size` (w, h),
+        outside the tracker, so the first real frame pays no set-up."""
+        small, _ = self.small(np.zeros((size[1], size[0], 3), np.uint8))
+        self.stream.people.detect(small[None])
+        dim = self.stream.people.feature_dim
+        score_windows(self.head, np.zeros((self.window, dim), np.float32), self.window, [0])
+
+    @torch.inference_mode()
+    def __call__(self, rgb: np.ndarray, t: float) -> list[tuple[int, list[float], tuple]]:
+        """A full-size RGB frame → (id, box, shown label) per person in it, largest first."""
+        self.fed.append(t)
+        if len(self.fed) >= 10:  # frames dropped when the CPU falls behind: the tracker's clock
+            self.stream.feed_rate((len(self.fed) - 1) / max(self.fed[-1] - self.fed[0], 1e-3))
+        small, scale = self.small(rgb)
+        ids = self.stream(small[None], np.array([t]), scale)
+        tracks = self.stream.tracks
+        for tid in [i for i, tr in tracks.items() if t - tr.times[-1] > self.LOST_S]:
+            del tracks[tid]  # lost for good: its memory goes
+            self.smooth.pop(tid, None)
+            self.alerts.forget(tid)
+            self.downs.forget(tid)
+        out, bodies = [], {}
+        for tid in ids:
+            tr = tracks[tid]
+            # the last window, and the second before it that its first steps' travel looks at
+            span = (self.window + TRAVEL_STEPS) / self.fps
+            tr.keep_last(sum(x >= t - span for x in tr.times))  # bounded memory
+            a = tr.arrays(self.fps)
+            parts = self.stream.people.settings.parts
+            feats = pose_features(a["xy"], a["conf"], a["boxes"], parts, a.get("roi"))[
+                -self.window :
+            ]
+            probs = score_windows(self.head, feats, self.window, [0])[0]
+            seen = seen_share(feats, parts)
+            shown = self.smooth.setdefault(tid, self.new_smoother())(
+                probs, None if seen is None else float(seen.mean())
+            )
+            out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
+            bodies[tid] = Body.of(a["times"], a["xy"], a["conf"], a["boxes"], VISIBLE)
+        self.fired = self._events(t, out, bodies)
+        return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
+
+    def down_shown(self, pid: int) -> tuple[str, float] | None:
+        """The alert held over a fallen person while they are down."""
+        return ("down", 1.0) if self.downs.down(pid) else None
+
+    def _events(self, t: float, out: list, bodies: dict[int, Body]) -> list[dict]:
+        """This frame's events: a label that is an event (the head's), a fall the body shows
+        (models that know falls, as `predict falls=both`), a fallen person down for
+        `down_alert_s`."""
+        fired = []
+        for tid, _, (label, score, _) in out:
+            body = bodies[tid]
+            if self.body_falls and label != "falling":
+                drop = [e for e in physical_falls(body) if e["end_s"] >= t - 0.5 / self.fps]
+                label, score = ("falling", drop[0]["score"]) if drop else (label, score)
+            if e := self.alerts(tid, t, label, score):
+                fired.append(e)
+                if e["event"] == "falling":
+                    self.downs.fell(tid, t, body)
+            if d := self.downs.update(tid, t, float(body.top[-1])):
+                fired.append(d)
+        return fired
