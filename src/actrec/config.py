@@ -58,6 +58,10 @@ class SampleConfig:
     workers: int = 1  # decode processes feeding the backbone
 
 
+DEVICES = "auto | cpu | cuda | cuda:N | mps"  # where the networks run, for every command
+RUNTIMES = ("torch", "onnx", "openvino")  # what runs them (`runtime`; predict's also takes auto)
+
+
 @dataclass
 class FeatureSettings:
     """What the backbone computes (model facts, in the fingerprint) and how (batch, device, half:
@@ -71,11 +75,10 @@ class FeatureSettings:
     motion: bool = True  # |frame_t - frame_{t-1}| through the same backbone
     imgsz: int = opt(224, rule=image_size, expects=IMAGE_SIZE)
     batch: int = opt(32, rule=positive, expects="> 0")
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    device: str = opt("auto", DEVICES)
     half: bool = True  # fp16 on CUDA (ignored elsewhere)
     runtime: str = opt("torch", "person stream: what runs the pose model (onnx | openvino: "
-                       "exported once into cache_dir/exports)", choices=("torch", "onnx",
-                       "openvino"))  # fmt: skip
+                       "exported once into cache_dir/exports)", choices=RUNTIMES)  # fmt: skip
 
 
 MACHINE_SETTINGS = ("batch", "device", "half", "runtime")  # FeatureSettings a bundle never keeps

@@ -12,16 +12,43 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from actrec.backbone import Backbone, FrameStream
 from actrec.errors import ActrecError
-from actrec.people import NobodyFound, People, PersonStream
+from actrec.people import NobodyFound
 from actrec.video import fit_size, open_video, sampled_indices
 
-Source = Backbone | People  # what turns frames into features: whole frames, or people
+
+class SequenceStream(Protocol):
+    """One video's frames → its features, chunk by chunk (`FrameStream`, `PersonStream`)."""
+
+    def push(self, frames: np.ndarray, times: np.ndarray, scale: float = 1.0) -> None:
+        """(N, H, W, 3) RGB at `times`; `scale`: source pixels per frame pixel (the person
+        stream's boxes are in source pixels; whole frames ignore it)."""
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+        """→ features (T, D), times (T,), tracks (the person stream's; [] for whole frames)."""
+
+
+class Source(Protocol):
+    """What turns frames into features: whole frames (`Backbone`) or people (`People`)."""
+
+    feature_dim: int
+    fingerprint: str
+
+    @property
+    def decode_size(self) -> tuple[int, bool]:
+        """(size, keep_aspect): squares of `size`, or the long side at `size`."""
+
+    def stream(self, fps: float) -> SequenceStream:
+        """A stream for one video sampled at `fps` (the tracker's rate; whole frames ignore
+        it)."""
+
+    def describe(self) -> dict:
+        """What a bundle and a cache manifest record about it."""
 
 
 class ChunkStream(IterableDataset):
@@ -96,7 +123,7 @@ class Assembler:
 
     def __init__(self, source: Source, fps: float) -> None:
         self.source, self.fps = source, fps
-        self.streams: dict[str, FrameStream | PersonStream] = {}
+        self.streams: dict[str, SequenceStream] = {}
 
     def feed(self, item: dict) -> VideoFeatures | None:
         path = item["path"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing
 from dataclasses import MISSING, dataclass, fields
 
-from actrec.config import PEOPLE_PARTS
+from actrec.config import DEVICES, PEOPLE_PARTS, RUNTIMES
 from actrec.errors import ActrecError
 from actrec.keys import (
     IMAGE_SIZE,
@@ -37,7 +37,7 @@ class SynthOptions:
     seed: int = opt(0, "random seed: the same seed gives the same videos")
 
 
-RUNTIMES = ("torch", "onnx", "openvino", "auto")
+RUNTIME_CHOICES = (*RUNTIMES, "auto")
 RUNTIME_HELP = ("torch | onnx (ONNX Runtime) | openvino | auto (the fastest installed that the "
                 "export covers); 'actrec export MODEL' first")  # fmt: skip
 
@@ -82,12 +82,12 @@ class PredictOptions:
                                positive, "> 0")  # fmt: skip
     threshold: float | None = opt(None, "below this score the label is '…' (default: the "
                                   "model's)", unit_interval, "a number in [0, 1]")  # fmt: skip
-    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    device: str = opt("auto", DEVICES)
     people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
                                    "the model's); larger finds smaller people", image_size,
                                    IMAGE_SIZE)  # fmt: skip
     progress: bool | None = opt(None, "progress bar (default: when stdout is a terminal)")
-    runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
+    runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIME_CHOICES)
     falls: str = opt("both", "models that know falls: found by the head (its windows), the body "
                      "(the top of the body and the hips dropping, then staying low) or both",
                      choices=("head", "body", "both"))  # fmt: skip
@@ -102,9 +102,9 @@ class EvaluateOptions:
                           "eval/ beside the model; runs/builtin/eval for the built-in "
                           "one)")  # fmt: skip
     clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
-    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
+    device: str = opt("auto", DEVICES)
     runtime: str = opt("torch", RUNTIME_HELP + " (the features of videos not yet cached, and "
-                       "the head)", choices=RUNTIMES)  # fmt: skip
+                       "the head)", choices=RUNTIME_CHOICES)  # fmt: skip
 
 
 @dataclass
@@ -132,8 +132,8 @@ class LiveOptions:
     down_alert_s: float = opt(20.0, "a fallen person still down after this many seconds: "
                               "one 'person N down for S s' line and log event", positive,
                               "> 0")  # fmt: skip
-    device: str = opt("auto", "auto | cpu | cuda | cuda:N | mps")
-    runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIMES)
+    device: str = opt("auto", DEVICES)
+    runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIME_CHOICES)
 
 
 Options = typing.TypeVar("Options")

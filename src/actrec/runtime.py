@@ -26,7 +26,7 @@ from actrec.head import GRUHead
 from actrec.people import People
 from actrec.weights import need_runtime, openvino_config, runtime_installed
 
-FASTEST = ("openvino", "onnx", "torch")  # measured on CPUs: docs/benchmarks.md
+FASTEST = ("openvino", "onnx", "torch")  # config.RUNTIMES, fastest first on CPUs (benchmarks.md)
 
 
 def _ort_session(path: Path):
