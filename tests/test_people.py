@@ -224,6 +224,7 @@ def test_live_labels_each_person_and_logs_one_line_per_person(people_bundle, tmp
 
 def test_live_shows_a_barely_seen_person_as_unsure(people_bundle, tmp_path, monkeypatch):
     import actrec.live as live_mod
+    import actrec.streaming as streaming_mod
     from actrec.options import LiveOptions
 
     clip = two_people_clip(tmp_path / "two.mp4", frames=12)
@@ -231,7 +232,7 @@ def test_live_shows_a_barely_seen_person_as_unsure(people_bundle, tmp_path, monk
     opts = LiveOptions(source=str(clip), realtime=False, headless=True, log=str(log),
                        threshold=0.0)  # fmt: skip
     # as if a third of their joints were seen: under MIN_SEEN, whatever the head says
-    monkeypatch.setattr(live_mod, "seen_share", lambda f, parts: np.full(len(f), 0.3))
+    monkeypatch.setattr(streaming_mod, "seen_share", lambda f, parts: np.full(len(f), 0.3))
     live_mod.run_live(people_bundle, opts, echo=lambda *_: None)
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert rows and all(row["label"] == "…" for row in rows)
