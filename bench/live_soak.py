@@ -5,19 +5,25 @@ another, repeated to last the run (made once in data/bench/). live runs as a use
 own process, with `segment=60` outputs; its RSS (with its children) is sampled every 15 s. Prints:
 - the RSS slope in MiB/hour, a least-squares line through the samples after the first 2 minutes;
 - median FPS and p95 label latency over the first and the last 5 minutes (from the log's lines);
-- frames labelled and dropped, events, and the files written.
+- frames labelled and dropped, events, and the files written;
+- with `--alerts`: live posts its alerts to a receiver in this process on 127.0.0.1 that fails
+  30 % of the requests (503) and answers the others after 0.2-2 s; the messages received (each
+  id once?), duplicates, and what is left in the spool at the end.
 
-    python bench/live_soak.py [--minutes 30] [--model builtin] [--runtime torch]
+    python bench/live_soak.py [--minutes 30] [--model builtin] [--runtime torch] [--alerts]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -96,13 +102,38 @@ def window(rows: list[dict], lo: float, hi: float) -> tuple[float, float]:
             float(np.percentile([r["latency_ms"] for r in got], 95)))  # fmt: skip
 
 
+def flaky_receiver(got: list[dict]) -> ThreadingHTTPServer:
+    """A webhook on 127.0.0.1 that refuses 30 % of the requests and is slow with the rest."""
+    rng = random.Random(0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if rng.random() < 0.3:
+                self.send_response(503)
+            else:
+                time.sleep(rng.uniform(0.2, 2.0))
+                got.append(json.loads(body))
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--model", default="builtin")
     p.add_argument("--runtime", default="torch")
     p.add_argument("--out", default=None, help="keep the outputs here (default: a temp folder)")
+    p.add_argument("--alerts", action="store_true", help="alerts to a flaky, slow receiver")
     a = p.parse_args()
+    got: list[dict] = []
     source = looped_source(a.minutes)
     seconds = a.minutes * 60
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,6 +142,10 @@ def main() -> None:
                "realtime=true", "headless=true", f"duration={seconds:g}", "segment=60",
                f"out={out / 'live.mp4'}", f"log={out / 'live.jsonl'}",
                f"runtime={a.runtime}"]  # fmt: skip
+        if a.alerts:
+            server = flaky_receiver(got)
+            cmd += [f"alert=http://127.0.0.1:{server.server_port}/hook",
+                    f"alerts_dir={out / 'alerts'}"]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         t0, samples = time.perf_counter(), []
         while proc.poll() is None:
@@ -125,6 +160,7 @@ def main() -> None:
         videos = sorted(out.glob("live_*.mp4"))
         logs = sorted(out.glob("live_*.jsonl"))
         playable = [playable_frames(v) for v in videos]
+        spooled = len(list((out / "alerts" / "spool").rglob("*.json")))
     t, rss = np.array(samples).T
     late = t >= 120
     slope = np.polyfit(t[late] / 3600, rss[late], 1)[0] if late.sum() >= 2 else float("nan")
@@ -143,8 +179,17 @@ def main() -> None:
     result = dict(minutes=a.minutes, model=a.model, runtime=a.runtime, rss=samples,
                   slope_mib_h=slope, first=first, last=last, labels=labels,
                   videos=len(videos), logs=len(logs), playable=playable)  # fmt: skip
+    if a.alerts:
+        ids = [m["id"] for m in got]
+        kinds = {k: sum(m["type"] == k for m in got) for k in ("new", "update", "end")}
+        result["alerts"] = dict(received=len(ids), unique=len(set(ids)), left=spooled, **kinds)
+        print(f"  alerts: {len(set(ids))} messages received ({kinds}), "
+              f"{len(ids) - len(set(ids))} duplicates, {spooled} left in the spool; "
+              f"in order: {[m['seq'] for m in got] == sorted(m['seq'] for m in got)}")  # fmt: skip
     name = Path(a.model).stem if a.model != "builtin" else "builtin"
-    (ROOT / "data" / "bench" / f"soak_{name}_{a.runtime}.json").write_text(json.dumps(result))
+    tag = "_alerts" if a.alerts else ""
+    (ROOT / "data" / "bench" / f"soak_{name}_{a.runtime}{tag}.json").write_text(
+        json.dumps(result))  # fmt: skip
 
 
 if __name__ == "__main__":

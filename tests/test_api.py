@@ -56,7 +56,7 @@ def test_predict_a_file_gives_a_result_that_writes_itself(model, clips, tmp_path
     assert Result.from_dict(json.loads(r.save(tmp_path / "r.json").read_text())) == r
     rows = r.to_csv(tmp_path / "r.csv").read_text().splitlines()
     windows = sum(len(p.timeline) for p in r.people)
-    assert rows[0] == "video,kind,person,label,start_s,end_s,score"
+    assert rows[0] == "video,kind,person,label,start_s,end_s,score,count"
     assert len(rows) == 1 + windows + len(r.events)
 
 

@@ -65,7 +65,7 @@ class Model:
         `error` says why, and the others go on). `stream=True`: a generator of Results.
 
         Options: those of `actrec predict` (stride=, threshold=, device=, runtime=,
-        people_imgsz=, json=, out=; json= and out= only for a single video)."""
+        people_imgsz=, falls=, reps=, json=, out=; json= and out= only for a single video)."""
         paths, single = video_sources(source)
         o = options_from(PredictOptions, {**self.defaults, **opts})
         if not single and (o.json or o.out):
@@ -100,14 +100,17 @@ class Model:
     def live(self, source: str | int = 0, **opts: Any):
         """Label a camera (index), stream URL or file as it plays: a `Watch` to iterate over,
         one update per labelled frame (`t`, `label`, `score`, `fps`, `latency_ms`, `people`,
-        `events`); its `summary` once the source ends, or `run()` for the summary alone.
+        `events`, `reps`); its `summary` once the source ends, or `run()` for the summary alone.
 
-        Options: those of `actrec live` (headless=, out=, log=, realtime=, duration=, ...)."""
+        Options: those of `actrec live` (headless=, out=, log=, realtime=, duration=, alert=,
+        mqtt=, ...)."""
+        from actrec.alerts.incidents import alert_settings
         from actrec.live import Watch, live_updates
 
         imgsz = opts.pop("people_imgsz", self.defaults["people_imgsz"])
         given = {"device": self.defaults["device"], "runtime": self.defaults["runtime"], **opts}
         o = options_from(LiveOptions, {**given, "source": source})
+        alert_settings(o)  # a malformed receiver address fails before the model loads
         loaded = self._load(o.device, o.runtime, imgsz)
         return Watch(live_updates(loaded, o, self.echo))
 

@@ -163,6 +163,9 @@ class PredictConfig:
     stride: float = opt(1.0, "seconds between timeline windows", positive, "> 0")
     threshold: float = opt(0.0, "a window or clip scored below it is labelled '…' (unsure)",
                            unit_interval, "a number in [0, 1]")  # fmt: skip
+    exercises: list[str] = opt([], "person models: the classes whose repetitions are counted "
+                               "(default: those named as the built-in model's: squat, push_up, "
+                               "sit_up, pull_up, lunge, jumping_jacks)")  # fmt: skip
 
 
 @dataclass

@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from actrec.alerts.incidents import Alerter, alert_settings
 from actrec.bundle import threshold_for
 from actrec.capture import Grabber
 from actrec.errors import ActrecError
@@ -31,6 +32,7 @@ from actrec.options import LiveOptions
 from actrec.overlay import ALERT, draw_overlay, draw_person, has_display, qt_fonts
 from actrec.people import People
 from actrec.recording import Recorder
+from actrec.reps import exercises_for
 from actrec.runtime import LoadedModel, load_model
 from actrec.streaming import PersonScorer, Scorer, Smoother, lane_count
 
@@ -71,6 +73,7 @@ def _summary(tally: Tally, grab: Grabber, shown: tuple, seconds: float) -> dict:
 def run_live(model: str | Path, opts: LiveOptions, echo=print) -> dict:
     """Label `opts.source` live until it ends, `duration` passes, q/Esc or Ctrl-C; → the
     summary (labelled frames, FPS, latency, dropped frames, events)."""
+    alert_settings(opts)  # a malformed receiver address fails before the model loads
     loaded = load_model(model, opts.device, opts.runtime, echo=echo)
     return Watch(live_updates(loaded, opts, echo)).run()
 
@@ -93,11 +96,16 @@ class Watch:
 
 def live_updates(loaded: LoadedModel, opts: LiveOptions, echo=print) -> Generator[dict, None, dict]:
     """Yields one update per labelled frame: `t`, `label`, `score`, `fps`, `latency_ms`,
-    `people` (id, box, label, score each; person models) and the `events` that fired on it;
+    `people` (id, box, label, score each; person models), the `events` that fired on it and
+    the `reps` told on it (t, id, exercise, count: person models that count exercises);
     returns the summary once the source ends (or `duration` passes, or q/Esc)."""
     bundle, head, source = loaded.bundle, loaded.head, loaded.source
     if bundle["backbone"]["warning"]:
         echo(bundle["backbone"]["warning"])
+    alerts = alert_settings(opts)  # a malformed receiver address: one line, nothing started
+    if alerts and not isinstance(source, People):
+        raise ActrecError("alert= and mqtt= need a person model (the built-in one, or one "
+                          "trained from it): alerts are about people")  # fmt: skip
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
         qt_fonts()
@@ -107,9 +115,10 @@ def live_updates(loaded: LoadedModel, opts: LiveOptions, echo=print) -> Generato
         rec = Recorder(opts.out, opts.log, opts.segment, grab.fps, grab.size)
         if not headless:
             stack.callback(cv2.destroyAllWindows)
+        alerter = Alerter(alerts, echo) if alerts else None
         try:
-            tally, events, shown, seconds = yield from _loop(bundle, head, source, grab, opts,
-                                                             headless, rec, echo)  # fmt: skip
+            tally, events, shown, seconds = yield from _loop(
+                bundle, head, source, grab, opts, headless, rec, echo, alerter)  # fmt: skip
         except BaseException:
             rec.close(keep=False)
             raise
@@ -120,9 +129,10 @@ def live_updates(loaded: LoadedModel, opts: LiveOptions, echo=print) -> Generato
     return {**summary, "files": rec.files} if opts.segment else summary
 
 
-def _loop(bundle, head, source, grab, opts, headless, rec, echo):
+def _loop(bundle, head, source, grab, opts, headless, rec, echo, alerter=None):
     """Warm up, then read, label, draw and write until the source ends, yielding each labelled
-    frame's update; → (tally, the last events, last shown, seconds)."""
+    frame's update; → (tally, the last events, last shown, seconds). `alerter`: the alerts'
+    messages, made from each labelled frame's events and closed when the loop ends."""
     s = bundle["sample"]
     threshold = threshold_for(bundle, opts.threshold)
     smoother = lambda: Smoother(bundle["classes"], opts.smooth, threshold, opts.topk)  # noqa: E731
@@ -135,7 +145,8 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
     def fresh():  # the scorer's state: new at the start and when a stream comes back
         if mode == "people":  # a PersonScorer smooths each person on its own
             return PersonScorer(head, source, s["window"], s["fps"], smoother, grab.fps,
-                                bundle["classes"], opts.down_alert_s), None  # fmt: skip
+                                bundle["classes"], opts.down_alert_s,
+                                exercises_for(bundle)), None  # fmt: skip
         return Scorer(head, source, s["window"], opts.mode, k), smoother()
 
     score, smooth = fresh()
@@ -149,6 +160,7 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
     grab.start()  # everything is loaded and warm: the source's clock starts now
     start = time.perf_counter()
     until, session = (start + opts.duration if opts.duration else None), 0
+    last_t = 0.0  # the source's clock at the last frame (where open alerts end)
     try:
         while True:
             frame = grab.read(until)  # None: the end, time is up, or news
@@ -159,6 +171,7 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                 if grab.ended or (until and time.perf_counter() >= until):
                     break
                 continue
+            bgr, last_t = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), frame.t
             if frame.session != session:  # people and motion before the gap are another scene
                 session, last_slot, seen = frame.session, -1, []
                 score, smooth = fresh()
@@ -188,18 +201,23 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                             else event["event"])  # fmt: skip
                     echo(f"live: person {event['id']} {what} at {event['t']:.1f} s")
                     rec.line(event, frame.t)
+                told = score.reps if mode == "people" else []
+                for rep in told:  # one log line per repetition: t, id, exercise, count
+                    rec.line(rep, frame.t)
+                if alerter:  # messages spooled here, sent by the alerts' own threads
+                    alerter.step(frame.t, bgr, seen, fired, score.downs.down, score.tracked)
                 yield dict(t=round(frame.t, 3), label=shown[0], score=round(shown[1], 4),
                            fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
                            people=[dict(id=pid, box=box, label=sh[0], score=round(sh[1], 4))
-                                   for pid, box, sh in seen], events=list(fired))  # fmt: skip
-            bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
+                                   for pid, box, sh in seen], events=list(fired),
+                           reps=list(told))  # fmt: skip
             draw_overlay(bgr, shown, fps, latency, f"{k}x{s['fps']:g} fps {mode}")
             for pid, box, (label, sc, _) in seen:
                 alert = score.alerts.shown(pid, frame.t) or score.down_shown(pid)
                 if alert:  # held a few seconds over the person, whatever their label is now
                     draw_person(bgr, box, f"{pid} {alert[0].upper()} {alert[1]:.2f}", ALERT)
                 else:
-                    draw_person(bgr, box, f"{pid} {label} {sc:.2f}")
+                    draw_person(bgr, box, f"{pid} {label} {sc:.2f}{score.count_shown(pid)}")
             rec.frame(bgr, frame.t)
             if not headless:
                 cv2.imshow("actrec live", bgr)
@@ -209,4 +227,7 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo):
                 break
     except KeyboardInterrupt:
         echo("live: interrupted; closing the outputs")
+    finally:
+        if alerter:  # open events end where the source did; what is not sent stays spooled
+            alerter.close(last_t)
     return tally, events, shown, time.perf_counter() - start

@@ -91,6 +91,8 @@ class PredictOptions:
     falls: str = opt("both", "models that know falls: found by the head (its windows), the body "
                      "(the top of the body and the hips dropping, then staying low) or both",
                      choices=("head", "body", "both"))  # fmt: skip
+    reps: bool = opt(True, "person models: count the repetitions of each exercise the model "
+                     "knows (squats, push-ups, ...), per person and set")  # fmt: skip
 
 
 @dataclass
@@ -134,6 +136,26 @@ class LiveOptions:
                               "> 0")  # fmt: skip
     device: str = opt("auto", DEVICES)
     runtime: str = opt("torch", RUNTIME_HELP, choices=RUNTIME_CHOICES)
+    alert: str | None = opt(None, "person models: POST each alert as JSON to this http(s):// "
+                            "address (docs/live.md: the messages)")  # fmt: skip
+    mqtt: str | None = opt(None, "person models: publish alerts to an MQTT broker, "
+                           "mqtt://host:1883/prefix (topics prefix/events, "
+                           "prefix/NAME/snapshot, prefix/NAME/person_down)")  # fmt: skip
+    name: str | None = opt(None, "the source's name in alerts and topics (default: camera0, the "
+                           "file's or the stream's name)")  # fmt: skip
+    alert_on: list[str] = opt(
+        ["falling", "down"],
+        "which events or labels alert: falling "
+        "(a fall), down (still down after down_alert_s), any label",
+    )
+    cooldown_s: float = opt(30.0, "seconds before the same person and label alert again",
+                            lambda v: v >= 0, ">= 0")  # fmt: skip
+    clip_s: float = opt(5.0, "an alert's clip: this many seconds before and after it",
+                        positive, "> 0")  # fmt: skip
+    alerts_dir: str = opt("actrec-alerts", "the alerts' clips and spool (messages waiting for "
+                          "a receiver that is down)")  # fmt: skip
+    spool_mb: float = opt(100.0, "the spool's size limit: over it the oldest snapshots are "
+                          "dropped", positive, "> 0")  # fmt: skip
 
 
 Options = typing.TypeVar("Options")

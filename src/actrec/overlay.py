@@ -71,8 +71,17 @@ def people_at(t: float, people: list[dict], fps: float) -> list[tuple[list, str]
         at, box = min(p["frames"], key=lambda f: abs(f[0] - t))
         if abs(at - t) <= 1 / fps:
             row = label_at(t, p["timeline"])
-            out.append((box, f"{p['id']} {row['label']} {row['score']:.2f}"))
+            text = f"{p['id']} {row['label']} {row['score']:.2f}"
+            out.append((box, text + reps_at(t, p.get("reps", []))))
     return out
+
+
+def reps_at(t: float, sets: list[dict]) -> str:
+    """The running count at `t` of the set under way (' | 3 reps'), or ''."""
+    for s in sets:
+        if s["start_s"] <= t <= s["end_s"] + 2.0:  # held a moment after the last rep
+            return f" | {sum(x <= t for x in s['rep_times_s'])} reps"
+    return ""
 
 
 def qt_fonts() -> None:

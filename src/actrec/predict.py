@@ -32,6 +32,7 @@ from actrec.options import PredictOptions
 from actrec.outputs import atomic_path, check_writable
 from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import VISIBLE, seen_share
+from actrec.reps import exercises_for, rep_sets
 from actrec.results import Result
 from actrec.runtime import LoadedModel, load_model
 from actrec.video import open_video
@@ -93,9 +94,11 @@ def timeline(probs: np.ndarray, starts, window, times, end: float, start: float 
     return rows
 
 
-def _person(track: dict, label: Labeller, fps: float, falls: str, video_end: float) -> dict:
+def _person(track: dict, label: Labeller, fps: float, falls: str, video_end: float,
+            exercises: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """One track → its label, timeline and events; a model that knows falls also finds them on
-    the body itself (`falls`: head, body or both) and says how long the person stayed down."""
+    the body itself (`falls`: head, body or both) and says how long the person stayed down;
+    where their windows are one of `exercises`, the reps (`reps.rep_sets`)."""
     t = track["times"]
     start, end = float(t[0]), float(t[-1]) + 1 / fps
     seq, probs, span = label.score(track["feats"], t, start, end)
@@ -110,6 +113,9 @@ def _person(track: dict, label: Labeller, fps: float, falls: str, video_end: flo
         for e in seq["events"]:
             if e["label"] == "falling":
                 e["down_s"], e["got_up"] = down_after(body, e, video_end)
+    tops = [label.classes[k] for k in probs.argmax(1)]  # under '…' too: a set's unsure windows
+    seq["reps"] = rep_sets(track, tops, span, fps, exercises,
+                           [w["label"] for w in seq["timeline"]]) if exercises else []  # fmt: skip
     frames = [[round(float(x), 3), [round(float(v), 1) for v in b]]
               for x, b in zip(t, track["boxes"], strict=True)]  # fmt: skip
     return dict(id=int(track["id"]), start_s=round(start, 3), end_s=round(end, 3), **seq,
@@ -182,11 +188,14 @@ class Predictor:
             **_about(bundle),
         )  # fmt: skip
         if v.tracks:
-            result["people"] = [_person(t, label, s["fps"], opts.falls, v.duration)
+            counted = exercises_for(bundle) if opts.reps else ()
+            result["people"] = [_person(t, label, s["fps"], opts.falls, v.duration, counted)
                                 for t in v.tracks]  # fmt: skip
             # the clip's events are every person's ("person 3 fell at 12.4 s"), in time order
             events = [{"id": p["id"], **e} for p in result["people"] for e in p["events"]]
             result["events"] = sorted(events, key=lambda e: e["start_s"])
+            sets = [{**r, "id": p["id"]} for p in result["people"] for r in p["reps"]]
+            result["reps"] = sorted(sets, key=lambda r: r["start_s"])
             result["hint"] = _size_hint(v.tracks, source)
         return _finish(result, video, opts)
 

@@ -129,8 +129,8 @@ class Result:
         return Path(path)
 
     def rows(self) -> list[dict]:
-        """One row per event and per window (a person's, or the clip's for whole-frame models):
-        what `to_csv` writes."""
+        """One row per event, per set of reps (`count`) and per window (a person's, or the
+        clip's for whole-frame models): what `to_csv` writes."""
         rows = [
             dict(
                 video=self.video,
@@ -143,6 +143,11 @@ class Result:
             )
             for e in self.events
         ]
+        rows += [
+            dict(video=self.video, kind="reps", person=s.id, label=s.exercise,
+                 start_s=s.start_s, end_s=s.end_s, count=s.count)
+            for s in self.reps
+        ]  # fmt: skip
         lanes = (
             [(p.id, p.timeline) for p in self.people] if self.people else [(None, self.timeline)]
         )
@@ -162,7 +167,8 @@ class Result:
         return rows
 
     def to_csv(self, path: str | Path) -> Path:
-        """One row per event or person-window: video, kind, person, label, start_s, end_s, score."""
+        """One row per event, set of reps or person-window: video, kind, person, label, start_s,
+        end_s, score, count."""
         with atomic_write(path) as f:
             write_csv_rows(f, self.rows(), header=True)
         return Path(path)
@@ -193,7 +199,7 @@ def default_plot_path(video: str) -> Path:
     return Path(video).with_suffix(".timeline.png")
 
 
-CSV_FIELDS = ("video", "kind", "person", "label", "start_s", "end_s", "score")
+CSV_FIELDS = ("video", "kind", "person", "label", "start_s", "end_s", "score", "count")
 
 
 def write_csv_rows(f, rows: list[dict], header: bool) -> None:
@@ -245,11 +251,19 @@ def summary(r: Result) -> str:
     for e in r.events[:MAX_PEOPLE]:  # one-off actions: a fall, sitting down, standing up
         who = f"person {e.id} " if e.id is not None else ""
         lines.append(f"event: {who}{e.label} at {e.start_s:.1f}-{e.end_s:.1f} s ({e.score:.2f})")
-    for s in r.reps:
+    for s in r.reps:  # "person 1: 12 squats (3.1-31.0 s)"
         who = f"person {s.id}: " if s.id is not None else ""
-        lines.append(f"{who}{s.count} {s.exercise} ({s.start_s:.1f}-{s.end_s:.1f} s)")
+        lines.append(f"{who}{s.count} {exercise_name(s.exercise, s.count)} "
+                     f"({s.start_s:.1f}-{s.end_s:.1f} s)")  # fmt: skip
     lines += _timeline_table(r)
     return "\n".join(lines)
+
+
+def exercise_name(exercise: str, count: int) -> str:
+    """A class name as people write a count of it: push_up → push-ups, jumping_jacks → jumping
+    jacks, squat → squats (1 squat)."""
+    name = exercise.replace("_up", "-up").replace("_", " ")
+    return name if count == 1 or name.endswith("s") else name + "s"
 
 
 def _timeline_table(r: Result) -> list[str]:
@@ -274,6 +288,7 @@ def plot_timeline(r: Result, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     lanes = [(f"person {p.id}", p.timeline, p.events) for p in r.people or []]
+    reps = [[t for s in p.reps for t in s.rep_times_s] for p in r.people or []]
     if not lanes:
         lanes = [("clip", r.timeline, r.events)]
     labels = sorted({w.label for _, tl, _ in lanes for w in tl})
@@ -294,6 +309,8 @@ def plot_timeline(r: Result, out: Path) -> Path:
                 linewidth=2,
             )
             ax.text(e.start_s, y - 0.42, e.label, color="red", fontsize=8, va="bottom")
+        if y < len(reps) and reps[y]:  # each repetition, a tick
+            ax.vlines(reps[y], y - 0.3, y + 0.3, color="black", linewidth=1)
     ax.set_yticks(range(len(lanes)), [name for name, _, _ in lanes])
     ax.set_xlim(0, max(r.duration_s, 1e-3))
     ax.set_ylim(-0.9, len(lanes) - 0.3)

@@ -20,6 +20,7 @@ from actrec.events import Alerts, Body, DownWatch, physical_falls
 from actrec.head import GRUHead, RunningStandardiser, label_name, score_windows
 from actrec.people import People, PersonStream
 from actrec.pose import TRAVEL_STEPS, VISIBLE, pose_features, seen_share
+from actrec.reps import LiveCounter
 from actrec.video import fit_size, resize
 
 
@@ -130,8 +131,8 @@ class PersonScorer:
     LOST_S = 3.0
 
     def __init__(self, head: GRUHead, people: People, window: int, fps: float, smoother,
-                 feed_fps: float, classes: list[str], down_alert_s: float = 20.0
-                 ) -> None:  # fmt: skip
+                 feed_fps: float, classes: list[str], down_alert_s: float = 20.0,
+                 exercises: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.head, self.window, self.fps, self.new_smoother = head, window, fps, smoother
         self.stream = PersonStream(people, fps, feed_fps)
         self.size = people.settings.imgsz
@@ -141,6 +142,9 @@ class PersonScorer:
         self.downs = DownWatch(down_alert_s)  # fallen people, until they are up
         self.body_falls = "falling" in classes  # a model that knows falls: the body's too
         self.fired: list[dict] = []  # the events of the last call
+        self.exercises = exercises  # counted per person (`reps.LiveCounter`)
+        self.counters: dict[int, LiveCounter] = {}
+        self.reps: list[dict] = []  # the reps told on the last call: t, id, exercise, count
 
     def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """A frame at the detection size (long side), and source pixels per small pixel."""
@@ -169,7 +173,9 @@ class PersonScorer:
             self.smooth.pop(tid, None)
             self.alerts.forget(tid)
             self.downs.forget(tid)
+            self.counters.pop(tid, None)
         out, bodies = [], {}
+        self.reps = []
         for tid in ids:
             tr = tracks[tid]
             # the last window, and the second before it that its first steps' travel looks at
@@ -187,8 +193,27 @@ class PersonScorer:
             )
             out.append((tid, [round(float(v), 1) for v in tr.boxes[-1]], shown))
             bodies[tid] = Body.of(a["times"], a["xy"], a["conf"], a["boxes"], VISIBLE)
+            if self.exercises:
+                self._count(tid, a, shown[2][0][0] if shown[2] else shown[0])
         self.fired = self._events(t, out, bodies)
         return sorted(out, key=lambda p: -(p[1][3] - p[1][1]))
+
+    def _count(self, tid: int, a: dict, top: str) -> None:
+        """The person's newest step into their rep counter (their top class, shown or unsure:
+        a set's unsure moments count with it, as in `predict`)."""
+        told = self.counters.setdefault(tid, LiveCounter(self.fps, self.exercises))(a, top)
+        self.reps += [{"t": r["t"], "id": tid, "exercise": r["exercise"], "count": r["count"]}
+                      for r in told]  # fmt: skip
+
+    def count_shown(self, pid: int) -> str:
+        """The running count drawn over a person (' | 3 reps'), or ''."""
+        c = self.counters.get(pid)
+        t = self.fed[-1] if self.fed else 0.0
+        return f" | {c.total} reps" if c and c.total and c.active_at(t) else ""
+
+    def tracked(self, pid: int) -> bool:
+        """Whether the person is still followed (not yet lost for `LOST_S`)."""
+        return pid in self.stream.tracks
 
     def down_shown(self, pid: int) -> tuple[str, float] | None:
         """The alert held over a fallen person while they are down."""
