@@ -221,3 +221,18 @@ def test_a_real_fall_reaches_the_webhook_and_mqtt_with_a_snapshot_and_a_clip(tmp
     assert "ON" in down and down[-1] == "OFF" and "OFF" in down[down.index("ON") :]
     broker.close()
     receiver.close()
+
+
+def test_alert_on_a_label_the_model_does_not_know_is_refused_with_a_hint(tmp_path):
+    from actrec import Model
+    from actrec.errors import ActrecError
+
+    clip = tmp_path / "c.mp4"
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for _ in range(5):
+        out.write(np.zeros((48, 64, 3), np.uint8))
+    out.release()
+    watch = Model().live(str(clip), headless=True, alert="http://127.0.0.1:9/",
+                         alert_on="fallin,down", alerts_dir=str(tmp_path / "a"))  # fmt: skip
+    with pytest.raises(ActrecError, match="did you mean 'falling'"):
+        list(watch)

@@ -11,6 +11,7 @@ camera's rate. `mode=window` re-scores the last `window` features instead, exact
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import random
@@ -106,6 +107,11 @@ def live_updates(loaded: LoadedModel, opts: LiveOptions, echo=print) -> Generato
     if alerts and not isinstance(source, People):
         raise ActrecError("alert= and mqtt= need a person model (the built-in one, or one "
                           "trained from it): alerts are about people")  # fmt: skip
+    known = [*bundle["classes"], "down"]  # what alert_on= may name
+    if alerts and (unknown := [x for x in alerts.alert_on if x not in known]):
+        hint = difflib.get_close_matches(unknown[0], known, n=1)
+        raise ActrecError(f"alert_on: {unknown[0]!r} is neither 'down' nor a class of this "
+                          f"model" + (f"; did you mean {hint[0]!r}?" if hint else ""))  # fmt: skip
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
         qt_fonts()
