@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
 from actrec.pose import FLIP, HIPS, SHOULDERS, VISIBLE
@@ -70,14 +71,8 @@ def _filled(t: np.ndarray, x: np.ndarray, ok: np.ndarray, grid: np.ndarray) -> n
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    """A Gaussian over time (T, K), `sigma` in steps; edges reflected."""
-    if sigma <= 0.3 or len(x) < 3:
-        return x
-    r = int(3 * sigma)
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    pad = np.pad(x, ((r, r), (0, 0)), mode="reflect" if len(x) > r else "edge")
-    return np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(x.shape[1])], 1)
+    """A Gaussian over time (T, K), `sigma` in steps."""
+    return gaussian_filter1d(x, sigma, axis=0, mode="mirror", truncate=3.0) if sigma > 0.3 else x
 
 
 def _detrend(x: np.ndarray, width: int) -> np.ndarray:
@@ -85,10 +80,7 @@ def _detrend(x: np.ndarray, width: int) -> np.ndarray:
     stretch is shorter than that."""
     if len(x) <= width:
         return x - x.mean(0)
-    k = np.ones(width) / width
-    pad = np.pad(x, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
-    trend = np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(x.shape[1])], 1)
-    return x - trend
+    return x - uniform_filter1d(x, width, axis=0, mode="nearest")
 
 
 def motion(times, xy, conf, fps: float) -> tuple[np.ndarray, np.ndarray, float] | None:
