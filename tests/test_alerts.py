@@ -71,7 +71,8 @@ def wait_for(check, timeout: float) -> bool:
     return check()
 
 
-def test_a_receiver_down_then_up_gets_every_message_once_in_order(tmp_path):
+@pytest.mark.parametrize("down_s", [2.5, pytest.param(30.0, marks=pytest.mark.slow)])
+def test_a_receiver_down_then_up_gets_every_message_once_in_order(tmp_path, down_s):
     receiver = Receiver(down=True)
     spool = Spool(tmp_path / "spool")
     delivery = Delivery(spool, Webhook(receiver.url))
@@ -79,12 +80,12 @@ def test_a_receiver_down_then_up_gets_every_message_once_in_order(tmp_path):
     sent = [dict(type="new", id=f"m{i}", n=i) for i in range(20)]
     for m in sent[:10]:
         spool.put(m)
-    time.sleep(2.5)  # down: tried, refused, kept (and tried again)
+    time.sleep(down_s)  # down: tried, refused, kept (and tried again after longer pauses)
     assert receiver.got == [] and len(spool) == 10
     receiver.down = False
     for m in sent[10:]:
         spool.put(m)
-    assert wait_for(lambda: len(receiver.got) == 20, 40)
+    assert wait_for(lambda: len(receiver.got) == 20, 45)  # the pause is 30 s at most
     ids = [m["id"] for _, m in receiver.got]
     assert ids == [m["id"] for m in sent]  # each once, in order
     assert delivery.finish(5) == 0 and len(spool) == 0
