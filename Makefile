@@ -45,8 +45,11 @@ bench: install ## speed benchmarks A-J and predict over a folder (offline, CPU, 
 	$(PY) bench/runtime_speed.py
 	$(PY) bench/folder.py
 
-soak: install ## live for MINUTES (default 30) on a looped file: RSS slope, FPS and latency first vs last 5 min (MODEL=builtin RUNTIME=torch)
-	$(PY) bench/live_soak.py --minutes $(or $(MINUTES),30) --model $(or $(MODEL),builtin) --runtime $(or $(RUNTIME),torch)
+soak: install ## live for MINUTES (default 30) on a looped file: RSS slope, FPS and latency first vs last 5 min (MODEL=builtin RUNTIME=torch; ALERTS=1: to a flaky receiver)
+	$(PY) bench/live_soak.py --minutes $(or $(MINUTES),30) --model $(or $(MODEL),builtin) --runtime $(or $(RUNTIME),torch) $(if $(ALERTS),--alerts)
+
+bench-reps: install ## repetition counts on the counted wild_dev clips, beside Ultralytics' AIGym, and predict's cost of counting (~30 min, needs ../shared/data)
+	$(PY) bench/reps.py --timing 3
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check src tests bench

@@ -15,7 +15,7 @@ in time (the same person, lost at a camera cut and found again), for both. Figur
 are dealt into two halves (A: omartarek198 and nemesisAb19, B: the rest) and reported apart.
 `--timing N` also times `predict` with and without reps over N rounds (medians).
 
-    python bench/reps.py [--timing 3] [--no-aigym]
+    python bench/reps.py [--timing 3] [--no-aigym]     (make bench-reps)
 """
 
 from __future__ import annotations
