@@ -191,6 +191,8 @@ def describe_options(kind: type) -> list[str]:
     left = []
     for f in fields(kind):
         default = f.default if f.default is not MISSING else f.default_factory()
+        if isinstance(default, list):  # as it is typed: alert_on=falling,down
+            default = ",".join(map(str, default))
         left.append(f"{f.name}={'' if default is None else default}")
     width = max(map(len, left))  # one column for the help, whatever the names and defaults
     return [f"  {k:<{width}}  {f.metadata.get('help', '')}".rstrip()
