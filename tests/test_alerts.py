@@ -237,3 +237,25 @@ def test_alert_on_a_label_the_model_does_not_know_is_refused_with_a_hint(tmp_pat
                          alert_on="fallin,down", alerts_dir=str(tmp_path / "a"))  # fmt: skip
     with pytest.raises(ActrecError, match="did you mean 'falling'"):
         list(watch)
+
+
+def test_a_workout_sets_end_alerts_with_its_count(tmp_path):
+    from actrec.alerts.incidents import Alerter, AlertSettings
+
+    receiver = Receiver()
+    settings = AlertSettings(alert=receiver.url, name="gym", alert_on=("set",),
+                             alerts_dir=str(tmp_path / "alerts"), clip_s=1.0)  # fmt: skip
+    alerter = Alerter(settings, echo=lambda *_: None)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    person = [(1, [10, 10, 60, 110], ("squat", 0.9, []))]
+    for k in range(30):  # 3 s of a person squatting; their set of 12 ends at 2.5 s
+        t = k / 10
+        ended = [dict(t=t, id=1, exercise="squat", count=12)] if k == 25 else []
+        alerter.step(t, frame, person, [], lambda pid: False, lambda pid: True, ended)
+    alerter.close(3.0)
+    got = [m for _, m in receiver.got]
+    assert [m["type"] for m in got] == ["new", "end"]
+    assert all(m["label"] == "set" and m["exercise"] == "squat" and m["count"] == 12
+               for m in got)  # fmt: skip
+    assert got[1]["clip"] and cv2.VideoCapture(got[1]["clip"]).read()[0]
+    receiver.close()

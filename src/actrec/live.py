@@ -107,10 +107,10 @@ def live_updates(loaded: LoadedModel, opts: LiveOptions, echo=print) -> Generato
     if alerts and not isinstance(source, People):
         raise ActrecError("alert= and mqtt= need a person model (the built-in one, or one "
                           "trained from it): alerts are about people")  # fmt: skip
-    known = [*bundle["classes"], "down"]  # what alert_on= may name
+    known = [*bundle["classes"], "down", "set"]  # what alert_on= may name
     if alerts and (unknown := [x for x in alerts.alert_on if x not in known]):
         hint = difflib.get_close_matches(unknown[0], known, n=1)
-        raise ActrecError(f"alert_on: {unknown[0]!r} is neither 'down' nor a class of this "
+        raise ActrecError(f"alert_on: {unknown[0]!r} is neither down, set nor a class of this "
                           f"model" + (f"; did you mean {hint[0]!r}?" if hint else ""))  # fmt: skip
     headless = not has_display() if opts.headless is None else opts.headless
     if not headless:
@@ -211,7 +211,8 @@ def _loop(bundle, head, source, grab, opts, headless, rec, echo, alerter=None):
                 for rep in told:  # one log line per repetition: t, id, exercise, count
                     rec.line(rep, frame.t)
                 if alerter:  # messages spooled here, sent by the alerts' own threads
-                    alerter.step(frame.t, bgr, seen, fired, score.downs.down, score.tracked)
+                    alerter.step(frame.t, bgr, seen, fired, score.downs.down, score.tracked,
+                                 score.sets)  # fmt: skip
                 yield dict(t=round(frame.t, 3), label=shown[0], score=round(shown[1], 4),
                            fps=round(fps, 2), latency_ms=round(latency * 1000, 1),
                            people=[dict(id=pid, box=box, label=sh[0], score=round(sh[1], 4))

@@ -146,7 +146,8 @@ class LiveOptions:
     alert_on: list[str] = opt(
         ["falling", "down"],
         "which events or labels alert: falling "
-        "(a fall), down (still down after down_alert_s), any label",
+        "(a fall), down (still down after down_alert_s), set (a workout set's end, with its "
+        "count), any label",
     )
     cooldown_s: float = opt(30.0, "seconds before the same person and label alert again",
                             lambda v: v >= 0, ">= 0")  # fmt: skip

@@ -145,6 +145,7 @@ class PersonScorer:
         self.exercises = exercises  # counted per person (`reps.LiveCounter`)
         self.counters: dict[int, LiveCounter] = {}
         self.reps: list[dict] = []  # the reps told on the last call: t, id, exercise, count
+        self.sets: list[dict] = []  # the sets that ended on the last call: t, id, exercise, count
 
     def small(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """A frame at the detection size (long side), and source pixels per small pixel."""
@@ -175,7 +176,7 @@ class PersonScorer:
             self.downs.forget(tid)
             self.counters.pop(tid, None)
         out, bodies = [], {}
-        self.reps = []
+        self.reps, self.sets = [], []
         for tid in ids:
             tr = tracks[tid]
             # the last window, and the second before it that its first steps' travel looks at
@@ -201,9 +202,14 @@ class PersonScorer:
     def _count(self, tid: int, a: dict, top: str) -> None:
         """The person's newest step into their rep counter (their top class, shown or unsure:
         a set's unsure moments count with it, as in `predict`)."""
-        told = self.counters.setdefault(tid, LiveCounter(self.fps, self.exercises))(a, top)
+        counter = self.counters.setdefault(tid, LiveCounter(self.fps, self.exercises))
+        t, before = float(a["times"][-1]), (counter.exercise, counter.total)
+        was_on = counter.active_at(t - 1 / self.fps)
+        told = counter(a, top)
         self.reps += [{"t": r["t"], "id": tid, "exercise": r["exercise"], "count": r["count"]}
                       for r in told]  # fmt: skip
+        if was_on and before[1] and (not counter.active_at(t) or counter.exercise != before[0]):
+            self.sets.append({"t": t, "id": tid, "exercise": before[0], "count": before[1]})
 
     def count_shown(self, pid: int) -> str:
         """The running count drawn over a person (' | 3 reps'), or ''."""

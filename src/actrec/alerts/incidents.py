@@ -90,6 +90,7 @@ class Incident:
     clip: list[np.ndarray] | None = field(default_factory=list)  # frames until handed over
     clip_path: str | None = None
     clip_done: threading.Event = field(default_factory=threading.Event)
+    about: dict = field(default_factory=dict)  # what every message of it says too (a set's count)
 
 
 class Alerter:
@@ -122,11 +123,16 @@ class Alerter:
     # ---- per frame --------------------------------------------------------------------------
 
     def step(self, t: float, bgr: np.ndarray, people: list, fired: list[dict], down,
-             present) -> None:  # fmt: skip
+             present, sets: list[dict] = ()) -> None:  # fmt: skip
         """A labelled frame at `t`: its people (id, box, (label, score, top)), the events fired
-        on it, `down(pid)` (still down after a fall) and `present(pid)` (still tracked)."""
+        on it, `down(pid)` (still down after a fall), `present(pid)` (still tracked) and the
+        workout sets that ended on it (`alert_on=set`: a `new` and an `end` with the count)."""
         self._keep_frame(t, bgr)
         boxes = {pid: box for pid, box, _ in people}
+        for done in sets if "set" in self.s.alert_on else ():
+            self._open("set", done["id"], t, 1.0, bgr, boxes.get(done["id"]),
+                       exercise=done["exercise"], count=done["count"])  # fmt: skip
+            self._close((done["id"], "set"), t, None)
         for e in fired:
             if e["event"] in self.s.alert_on:
                 self._open(e["event"], e["id"], t, e.get("score", 1.0), bgr, boxes.get(e["id"]))
@@ -149,16 +155,18 @@ class Alerter:
                 self._close(key, t, None)
         self._send_ends()
 
-    def _open(self, label: str, pid: int, t: float, score: float, bgr, box) -> None:
+    def _open(self, label: str, pid: int, t: float, score: float, bgr, box, **about) -> None:
         key = (pid, label)
         if key in self.open or t - self.quiet.get(key, -1e9) < self.s.cooldown_s:
             return
-        inc = Incident(label, pid, t, round(float(score), 4), last_update=t)
+        inc = Incident(label, pid, t, round(float(score), 4), last_update=t, about=about)
         inc.clip = [f for _, f in self.recent]  # the pre-roll
         self.open[key] = inc
         self._send(inc, "new", t, score=inc.score, snapshot_jpeg=_snapshot(bgr, box, label))
 
     def _close(self, key: tuple[int, str], t: float, got_up: bool | None) -> None:
+        if key not in self.open:  # within its cooldown: never opened
+            return
         inc = self.open.pop(key)
         inc.end_s, inc.got_up = t, got_up
         self.quiet[key] = t
@@ -200,7 +208,7 @@ class Alerter:
         message = dict(type=kind, id=f"{inc.id}-{inc.sent}", event_id=inc.id, seq=self.seq,
                        source=self.s.name, label=inc.label, person=inc.person,
                        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                       start_s=round(inc.start_s, 3), t=round(t, 3), **fields,
+                       start_s=round(inc.start_s, 3), t=round(t, 3), **inc.about, **fields,
                        down_now=down)  # fmt: skip
         for d in self.deliveries:
             d.spool.put(message)
