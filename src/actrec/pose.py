@@ -37,7 +37,7 @@ def _fill_gaps(
     return x, ok
 
 
-def _midpoint(
+def midpoint(
     xy: np.ndarray, ok: np.ndarray, pair: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(T, 17, 2), (T, 17) → the mean of the pair's visible joints (T, 2) and where any is seen."""
@@ -72,10 +72,10 @@ def pose_features(
         xy[:, j], ok[:, j] = _fill_gaps(xy[:, j], ok[:, j])
     height = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)  # (T,)
     centre_box = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
-    hip, hip_ok = _midpoint(xy, ok, HIPS)
+    hip, hip_ok = midpoint(xy, ok, HIPS)
     hip, hip_ok = _fill_gaps(hip, hip_ok, max_gap=len(hip))
     centre = np.where(hip_ok[:, None], hip, centre_box)  # (T, 2)
-    shoulder, sh_ok = _midpoint(xy, ok, SHOULDERS)
+    shoulder, sh_ok = midpoint(xy, ok, SHOULDERS)
     torso = np.linalg.norm(shoulder - hip, axis=1)[sh_ok & hip_ok]
     scale = float(np.median(torso)) if len(torso) else float(np.median(height)) / 3
     scale = max(scale, 1e-3)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
-from actrec.pose import FLIP, HIPS, SHOULDERS, VISIBLE
+from actrec.pose import FLIP, HIPS, SHOULDERS, VISIBLE, midpoint
 
 EXERCISES = ("squat", "push_up", "sit_up", "pull_up", "lunge", "jumping_jacks")  # counted
 AT_TOP = ("pull_up", "sit_up")  # a rep timed at its top (the others: at the bottom)
@@ -85,8 +85,9 @@ def _detrend(x: np.ndarray, width: int) -> np.ndarray:
 
 def motion(times, xy, conf, fps: float) -> tuple[np.ndarray, np.ndarray, float] | None:
     """One shot of a person → their main motion on a regular grid of `fps`: (grid times (G,),
-    the first principal component of the hip-centred pose (G,) in torso lengths, positive where
-    the shoulders are lower in the image, its range); None when too little of the body is seen.
+    the exercise's motion in the hip-centred pose (G,) in torso lengths (`_main_motion`),
+    positive where the shoulders are lower in the image, its range); None when too little of
+    the body is seen.
     Frames the detector missed are filled in from their neighbours."""
     t = np.asarray(times, float)
     xy, ok = np.asarray(xy, np.float32), np.asarray(conf) >= VISIBLE  # (T, 17, 2), (T, 17)
@@ -147,13 +148,9 @@ def _symmetric(pts: np.ndarray, joints: np.ndarray) -> np.ndarray:
 
 def _torso(xy: np.ndarray, ok: np.ndarray) -> float:
     """The median shoulder-to-hip length over the shot (pixels), or a fallback of the spread."""
-    sh, hp = ok[:, list(SHOULDERS)].any(1), ok[:, list(HIPS)].any(1)
+    (s, sh), (h, hp) = midpoint(xy, ok, SHOULDERS), midpoint(xy, ok, HIPS)
     both = sh & hp
     if both.sum() >= 2:
-        s = (xy[:, list(SHOULDERS)] * ok[:, list(SHOULDERS), None]).sum(1) / np.maximum(
-            ok[:, list(SHOULDERS)].sum(1), 1)[:, None]  # fmt: skip
-        h = (xy[:, list(HIPS)] * ok[:, list(HIPS), None]).sum(1) / np.maximum(
-            ok[:, list(HIPS)].sum(1), 1)[:, None]  # fmt: skip
         return max(float(np.median(np.linalg.norm(s - h, axis=1)[both])), 1.0)
     seen = xy[ok]
     return max(float(np.ptp(seen[:, 1])) / 3, 1.0) if len(seen) else 1.0

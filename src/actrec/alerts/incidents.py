@@ -27,7 +27,9 @@ import numpy as np
 
 from actrec.alerts.receivers import Delivery, Mqtt, Webhook, check_url
 from actrec.alerts.spool import Spool
+from actrec.outputs import atomic_path
 from actrec.overlay import ALERT, draw_person
+from actrec.video import fit_size, resize
 
 FALL_LABELS = ("falling", "down")  # open while the person is down
 CLIP_FPS = 10.0  # the clips' frame rate and long side: small files, little memory
@@ -181,9 +183,8 @@ class Alerter:
     def _keep_frame(self, t: float, bgr: np.ndarray) -> None:
         if self.recent and t - self.recent[-1][0] < 1 / CLIP_FPS - 1e-6:
             return
-        h, w = bgr.shape[:2]
-        k = CLIP_SIZE / max(h, w)
-        small = cv2.resize(bgr, (round(w * k), round(h * k))) if k < 1 else bgr.copy()
+        small = _at_most(bgr, CLIP_SIZE)
+        small = bgr.copy() if small is bgr else small  # live draws on its frame next
         self.recent.append((t, small))
         while self.recent and self.recent[0][0] < t - self.s.clip_s:
             self.recent.popleft()
@@ -246,24 +247,24 @@ def _snapshot(bgr: np.ndarray, box, label: str) -> str:
     frame = bgr.copy()
     if box is not None:
         draw_person(frame, box, label.upper(), ALERT)
-    h, w = frame.shape[:2]
-    k = SNAPSHOT_SIZE / max(h, w)
-    if k < 1:
-        frame = cv2.resize(frame, (round(w * k), round(h * k)))
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    ok, jpeg = cv2.imencode(".jpg", _at_most(frame, SNAPSHOT_SIZE), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return base64.b64encode(jpeg.tobytes()).decode() if ok else ""
+
+
+def _at_most(bgr: np.ndarray, long_side: int) -> np.ndarray:
+    """The frame with its long side shrunk to `long_side` (as it is when already smaller)."""
+    size = bgr.shape[1::-1]
+    return resize(bgr, fit_size(size, long_side)) if max(size) > long_side else bgr
 
 
 def _write_clip(path: Path, frames: list[np.ndarray]) -> str | None:
     """Frames → an mp4 (written under a .part name, renamed when whole); → its path."""
     if not frames:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f"{path.stem}.part.mp4")
-    h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(part), cv2.VideoWriter_fourcc(*"mp4v"), CLIP_FPS, (w, h))
-    for f in frames:
-        out.write(f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h)))
-    out.release()
-    part.replace(path)
+    size = frames[0].shape[1::-1]
+    with atomic_path(path, hidden=False) as part:
+        out = cv2.VideoWriter(str(part), cv2.VideoWriter_fourcc(*"mp4v"), CLIP_FPS, size)
+        for f in frames:
+            out.write(resize(f, size))  # a camera that changed size mid-clip
+        out.release()
     return str(path)

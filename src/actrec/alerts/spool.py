@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
+
+from actrec.outputs import write_json
 
 log = logging.getLogger("actrec")
 
@@ -45,7 +46,7 @@ class Spool:
         with self.lock:
             path = self.folder / f"{self.next:012d}-{message.get('type', 'msg')}.json"
             self.next += 1
-            _write(path, message)
+            write_json(path, message)  # whole, flushed to disk: a power cut keeps it
             self._trim()
             self.changed.notify_all()
         return path
@@ -82,7 +83,7 @@ class Spool:
                 continue
             before = path.stat().st_size
             message["snapshot_jpeg"], message["snapshot_dropped"] = None, True
-            _write(path, message)
+            write_json(path, message)  # whole, flushed to disk: a power cut keeps it
             size -= before - path.stat().st_size
             if not self.trimmed:
                 self.trimmed = True
@@ -92,12 +93,3 @@ class Spool:
                     self.folder,
                     self.limit / 2**20,
                 )
-
-
-def _write(path: Path, message: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(message, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())  # on disk before it counts as spooled: a power cut keeps it
-    os.replace(tmp, path)
