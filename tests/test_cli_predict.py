@@ -113,6 +113,27 @@ def test_help_cmd_is_the_commands_help(capsys):
     assert text.startswith("usage: actrec predict") and "json=" in text and "csv=" in text
 
 
+def test_help_into_a_closed_pipe_ends_quietly(monkeypatch, capsys):
+    def closed(*_a, **_k):  # what print meets once `| head` has read its lines and left
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("actrec.cli.command_help", closed)
+    assert main(["help", "predict"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_run_sets_stride_and_threshold_as_a_training_config_does(capsys):
+    from actrec.config import PredictConfig
+    from actrec.options import PredictOptions
+
+    assert main(["predict", "x.mp4", "threshold=1.5"]) == 1
+    assert "threshold expects a number in [0, 1], got 1.5" in capsys.readouterr().err
+    help_of = {n: f.metadata["help"] for n, f in PredictOptions.__dataclass_fields__.items()}
+    assert help_of["stride"].startswith(
+        PredictConfig.__dataclass_fields__["stride"].metadata["help"]
+    )
+
+
 def test_the_builtin_export_goes_to_the_user_cache(tmp_path, monkeypatch):
     from actrec.bundle import BUILTIN_MODEL
     from actrec.export import paths

@@ -81,6 +81,21 @@ def test_changed_video_is_extracted_again(tmp_path, backbone):
     assert s.extracted == 1 and len(cache.load(str(path))) == 16
 
 
+def test_a_damaged_video_keeps_ffmpegs_lines_off_the_terminal(tmp_path, capfd):
+    """Decoding a file damaged in the middle: the frames that can be read, and none of the
+    decoder's own complaints ("[mpeg4 @ 0x...] header damaged") between actrec's lines."""
+    from actrec.features import ChunkStream, chunk_loader
+
+    clip = write_clip(tmp_path / "damaged.mp4", n=60, size=(160, 120))
+    data = bytearray(clip.read_bytes())
+    third = len(data) // 3
+    data[third : third + 2000] = np.random.default_rng(0).integers(0, 256, 2000, np.uint8).tobytes()
+    clip.write_bytes(bytes(data))
+    items = list(chunk_loader(ChunkStream([str(clip)], 10.0, 64, 8), workers=1))
+    assert sum(len(d["frames"]) for d in items) > 0
+    assert "@ 0x" not in capfd.readouterr().err
+
+
 def test_check_lists_unreadable_videos(tiny_dataset, bad_videos):
     good = [str(p) for p in sorted(tiny_dataset.rglob("*.mp4"))[:2]]
     bad = check(good + [str(p) for p in bad_videos.values()], workers=1, progress=False)

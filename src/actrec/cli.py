@@ -8,6 +8,7 @@ traceback behind `ACTREC_DEBUG=1`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -306,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"actrec {cmd}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`actrec help predict | head`): quiet, as cat is
+        with contextlib.suppress(OSError):  # no second error when Python flushes it at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:  # a bug or an unforeseen failure: one line, the traceback on demand
         if os.environ.get("ACTREC_DEBUG"):
             traceback.print_exc()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from actrec.errors import ActrecError
 from actrec.people import NobodyFound
-from actrec.video import fit_size, open_video, sampled_indices
+from actrec.video import fit_size, native_quiet, open_video, sampled_indices
 
 
 class SequenceStream(Protocol):
@@ -68,8 +69,11 @@ class ChunkStream(IterableDataset):
         share = range(len(self.paths))
         if info is not None:
             share = share[info.id :: info.num_workers]
-        for i in share:
-            yield from self._video(self.paths[i])
+        # A decode process prints nothing of ours, so FFmpeg's lines on a damaged file (from its
+        # decoding threads, at any moment) are kept out for the whole stream there.
+        with native_quiet() if info is not None else nullcontext():
+            for i in share:
+                yield from self._video(self.paths[i])
 
     def _video(self, path: str) -> Iterator[dict]:
         empty = np.zeros((0, self.size, self.size, 3), np.uint8)
@@ -79,7 +83,12 @@ class ChunkStream(IterableDataset):
                 total = len(sampled_indices(n, fps, self.fps)) if n else 0
                 w, h = src.size
                 size = fit_size((w, h), self.size) if self.keep_aspect else (self.size,) * 2
-                for c in src.chunks(self.fps, size, self.chunk):
+                chunks = src.chunks(self.fps, size, self.chunk)
+                while True:
+                    with native_quiet():  # a damaged file's FFmpeg lines, as when opening it
+                        c = next(chunks, None)
+                    if c is None:
+                        break
                     yield dict(path=path, frames=c.frames, times=c.times, scale=w / size[0],
                                total=total, last=False)  # fmt: skip
         except Exception as e:  # ours, or a decoder's own exception types: report, keep going

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing
 from dataclasses import MISSING, dataclass, fields
 
-from actrec.config import DEVICES, PEOPLE_PARTS, RUNTIMES
+from actrec.config import DEVICES, PEOPLE_PARTS, RUNTIMES, EvalConfig, PredictConfig
 from actrec.errors import ActrecError
 from actrec.keys import (
     IMAGE_SIZE,
@@ -70,6 +70,13 @@ class BuiltinOptions:
                      "(their probabilities averaged)", positive, "> 0")  # fmt: skip
 
 
+def the_models(name: str) -> typing.Any:
+    """PredictConfig's field `name` (what `actrec train` stores in the model) as an option of
+    one run: the same help and rule, unset meaning the model's own value."""
+    meta = PredictConfig.__dataclass_fields__[name].metadata
+    return opt(None, f"{meta['help']} (default: the model's)", meta["rule"], meta["expects"])
+
+
 @dataclass
 class PredictOptions:
     out: str | None = opt(None, "write the video with the labels drawn on it (many videos: a "
@@ -78,10 +85,8 @@ class PredictOptions:
                            "lines, one per video; a second run skips those)")  # fmt: skip
     csv: str | None = opt(None, "write the events and windows as CSV rows (many videos: one "
                           "file for all)")  # fmt: skip
-    stride: float | None = opt(None, "seconds between timeline windows (default: the model's)",
-                               positive, "> 0")  # fmt: skip
-    threshold: float | None = opt(None, "below this score the label is '…' (default: the "
-                                  "model's)", unit_interval, "a number in [0, 1]")  # fmt: skip
+    stride: float | None = the_models("stride")
+    threshold: float | None = the_models("threshold")
     device: str = opt("auto", DEVICES)
     people_imgsz: int | None = opt(None, "person models: detection size, long side (default: "
                                    "the model's); larger finds smaller people", image_size,
@@ -96,14 +101,13 @@ class PredictOptions:
 
 
 @dataclass
-class EvaluateOptions:
+class EvaluateOptions(EvalConfig):  # `clips`, the knob a training run's test stage uses too
     data: str | None = opt(None, "dataset: class folders or a list file "
                                  "(default: the run's test_list.txt)")  # fmt: skip
     cache_dir: str = opt("data/cache", "feature cache")
     out: str | None = opt(None, "folder for metrics.json and the confusion matrix (default: "
                           "eval/ beside the model; runs/builtin/eval for the built-in "
                           "one)")  # fmt: skip
-    clips: int = opt(1, "K > 1: also average K evenly spaced windows per video", positive, "> 0")
     device: str = opt("auto", DEVICES)
     runtime: str = opt("torch", RUNTIME_HELP + " (the features of videos not yet cached, and "
                        "the head)", choices=RUNTIME_CHOICES)  # fmt: skip
