@@ -87,7 +87,7 @@ def _fall(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None
     how = {"forward": "front", "backward": "back"}.get(kind, "side")
     if kind == "collapse":
         how = "front" if m["tilt"][-1] > rad(45) else "side"
-    target: Angles = dict(speed=z, roll=z, lift=z + _bed(rng, 0.15))
+    target: Angles = dict(speed=z, roll=z, lift=z + _bed(rng, 0.2 * (start != "seated")))
     for s in "lr":
         lie = _on_the_floor(how, rng)
         reach = rad(rng.uniform(40, 100)) * np.sin(np.pi * u) * (how == "front")  # to brace
@@ -222,13 +222,24 @@ def _sit(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
     _stir(m, t, rng, np.ones_like(t, bool))
 
 
+def _seated_sometimes(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float,
+                      arms: Callable[..., None], share: float) -> None:  # fmt: skip
+    """`arms` (an action of the arms) standing, or in `share` of clips seated: the legs, hips
+    and trunk of a seated person under the same arms."""
+    arms(m, t, rng, ph)
+    if rng.random() < share:
+        seated = _seated(m, rng, np.zeros_like(t))
+        legs = {k: v for k, v in seated.items() if k[:3] in ("leg", "kne", "spr", "pit")}
+        _blend(m, legs, np.ones_like(t))
+
+
 MOTIONS: dict[str, Callable[..., None]] = {
     "walking": lambda m, t, rng, ph, in_place=False: _gait(m, t, rng, ph, False, in_place),
     "running": lambda m, t, rng, ph, in_place=False: _gait(m, t, rng, ph, True, in_place),
     "waving_one_hand": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=False),
     "waving_both_hands": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=True),
     "jumping_jacks": _jacks,
-    "clapping": _clap,
+    "clapping": lambda m, t, rng, ph: _seated_sometimes(m, t, rng, ph, _clap, 0.3),
     "bending": _bend,
     "jumping_in_place": _jump,
     "standing": _stand,
