@@ -80,6 +80,18 @@ def halves(cs: list[Clip]) -> dict[str, set[str]]:
     return {"A": set(sources[0::2]), "B": set(sources[1::2])}
 
 
+def kept_as(path: str, imgsz: int) -> Path:
+    """Where a clip's tracks are kept: named by its path under the data folder, as two
+    subjects' clips share names (gmdcsa_dev's Subject_1/Fall/13.mp4 and Subject_2/Fall/13.mp4)."""
+    p = Path(path).resolve()
+    name = (
+        "__".join(p.relative_to(DATA.resolve()).parts)
+        if p.is_relative_to(DATA.resolve())
+        else p.name
+    )
+    return KEEP / f"{name}-{imgsz}.pkl"
+
+
 def tracked(cs: list[Clip]) -> dict[str, object]:
     """path → its VideoFeatures (people, keypoints, the head's input), tracked once and kept."""
     from actrec import Model
@@ -88,7 +100,7 @@ def tracked(cs: list[Clip]) -> dict[str, object]:
     KEEP.mkdir(parents=True, exist_ok=True)
     out, todo = {}, {}
     for c in cs:
-        kept = KEEP / f"{Path(c.path).stem}-{c.imgsz}.pkl"
+        kept = kept_as(c.path, c.imgsz)
         if kept.is_file():
             out[c.path] = pickle.loads(kept.read_bytes())
         else:
@@ -96,7 +108,7 @@ def tracked(cs: list[Clip]) -> dict[str, object]:
     for imgsz, paths in todo.items():
         m = Model("builtin", "cpu", people_imgsz=imgsz, echo=lambda *_: None)
         for v in videos_features(paths, m.loaded.source, m.loaded.bundle["sample"]["fps"]):
-            (KEEP / f"{Path(v.path).stem}-{imgsz}.pkl").write_bytes(pickle.dumps(v))
+            kept_as(v.path, imgsz).write_bytes(pickle.dumps(v))
             out[v.path] = v
     return out
 
