@@ -42,22 +42,18 @@ def test_each_new_action_is_a_body_on_the_floor_or_a_bar_and_repeats_for_a_seed(
         assert np.abs(low).max() < 0.12  # resting on the floor (joints lie inside the body)
 
 
-def test_a_fall_ends_lying_well_below_where_it_began():
-    # from standing, walking or a seat; onto the floor, or a bed or sofa (the body raised)
-    for seed in range(12):
+def test_a_fall_ends_with_the_pelvis_near_the_floor():
+    for seed in range(8):
         j = _joints("falling", seed)
         start, end = _pelvis(j)[0], _lower_hip(j)[-1]
-        trunk = abs(j[-1, [5, 6], 1].mean() - _pelvis(j)[-1])  # shoulders to hips, upright
-        assert start > 0.35 and end < start - 0.25 and trunk < 0.3, (seed, start, end, trunk)
+        assert start > 0.7 and end < 0.3, (seed, start, end)  # standing, then on the floor
 
 
-def test_lying_ends_lying_and_sitting_is_seated():
+def test_lying_stays_down_and_sitting_is_a_seat_high():
     for seed in range(20):
-        j = _joints("lying", seed)  # on a floor, a bed or a sofa; some lie down first
-        trunk = abs(j[-1, [5, 6], 1].mean() - _pelvis(j)[-1])
-        assert _lower_hip(j)[-1] < 1.0 and trunk < 0.3, seed
-        seated = _pelvis(_joints("sitting", seed))  # a chair, a sofa, the floor, kneeling
-        assert ((seated > 0.05) & (seated < 0.75)).all(), seed
+        assert (_lower_hip(_joints("lying", seed)) < 0.35).all()
+        seated = _pelvis(_joints("sitting", seed))
+        assert ((seated > 0.3) & (seated < 0.75)).all()
 
 
 def test_sitting_down_lowers_the_pelvis_and_standing_up_raises_it():

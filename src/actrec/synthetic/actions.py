@@ -57,20 +57,15 @@ def _blend(m: Angles, target: Angles, w: np.ndarray) -> None:
 
 
 def _fall(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
-    """Standing, walking or seated (a chair, a bed's edge), then down in 0.5-1.3 s (gravity:
-    slow to start, fast at the end), forwards, backwards, sideways, or the knees giving way
-    first, sometimes slowly (up to 2.5 s); then lying, nearly still, on the floor or on a bed
-    or sofa that leaves the body raised."""
-    z = np.zeros_like(t)
-    start = rng.choice(["standing", "walking", "seated"], p=[0.35, 0.45, 0.2])
-    if start == "walking":
+    """Standing or walking, then down in 0.5-1.3 s (gravity: slow to start, fast at the end),
+    forwards, backwards, sideways, or the knees giving way first; then lying, nearly still."""
+    if rng.random() < 0.5:
         _gait(m, t, rng, ph, run=False)
-    elif start == "seated":  # sliding or toppling off a seat
-        _blend(m, _seated(m, rng, z), np.ones_like(t))
-    kind = rng.choice(["forward", "backward", "side", "collapse"], p=[0.3, 0.3, 0.25, 0.15])
-    d = rng.uniform(0.8, 2.5) if kind == "collapse" else rng.uniform(0.5, 1.3)
+    d = rng.uniform(0.5, 1.3)
     u = np.clip((t - _moment(t, rng, d)) / d, 0, 1)
+    kind = rng.choice(["forward", "backward", "side", "collapse"], p=[0.3, 0.3, 0.25, 0.15])
     down = rad(rng.uniform(85, 95))  # flat on the floor at the end
+    z = np.zeros_like(t)
     _turned(m, t)
     w = _ease(u)
     g = u**2 if kind != "collapse" else np.clip(2 * u - 1, 0, 1) ** 2  # falls accelerate
@@ -87,7 +82,7 @@ def _fall(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None
     how = {"forward": "front", "backward": "back"}.get(kind, "side")
     if kind == "collapse":
         how = "front" if m["tilt"][-1] > rad(45) else "side"
-    target: Angles = dict(speed=z, roll=z, lift=z + _bed(rng, 0.2 * (start != "seated")))
+    target: Angles = dict(speed=z, roll=z, lift=z)
     for s in "lr":
         lie = _on_the_floor(how, rng)
         reach = rad(rng.uniform(40, 100)) * np.sin(np.pi * u) * (how == "front")  # to brace
@@ -132,54 +127,21 @@ def _on_the_floor(how: str, rng: np.random.Generator) -> dict[str, float]:
     )
 
 
-def _bed(rng: np.random.Generator, share: float) -> float:
-    """How high a body lies: on a bed or sofa (0.35-0.6 m) in `share` of clips, else 0."""
-    return float(rng.uniform(0.35, 0.6)) if rng.random() < share else 0.0
-
-
 def _lie(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
-    """Lying nearly still on a floor, a bed or a sofa: on the back, the front or a side; in
-    some clips first lying down on purpose: from sitting on the edge (1.5-3.5 s) or, slower,
-    from standing (3-5 s)."""
+    """Lying still on a floor or a bed: on the back, the front or a side."""
     z = np.zeros_like(t)
     how = str(rng.choice(["back", "front", "side"]))
     down = rad(rng.uniform(85, 95))
-    tilt = -down if how == "back" else down if how == "front" else rad(rng.uniform(-20, 20))
-    side = rng.choice([-1.0, 1.0]) * down if how == "side" else rad(rng.uniform(-10, 10))
-    target: Angles = dict(tilt=z + tilt, side=z + side, lift=z + _bed(rng, 0.4))
+    m["tilt"] = z + (
+        -down if how == "back" else down if how == "front" else rad(rng.uniform(-20, 20))
+    )
+    m["side"] = z + (rng.choice([-1.0, 1.0]) * down if how == "side" else rad(rng.uniform(-10, 10)))
     for s in "lr":
         lie = _on_the_floor(how, rng)
         for k in ("flex", "abd", "elbow", "knee", "leg"):
-            target[f"{k}_{s}"] = z + lie[k]
-        target["pitch"] = z + lie["pitch"]
-    w = np.ones_like(t)
-    if len(t) and t[-1] >= 4.0 and rng.random() < 0.4:  # lying down, the clip ends lying
-        seated = rng.random() < 0.6  # from a bed's edge, or (slower) from standing
-        if seated:
-            _blend(m, _seated(m, rng, z), np.ones_like(t))
-        # onto a bed or sofa (the one they sat on): onto a floor, people sit or kneel first
-        target["lift"] = z + _bed(rng, 1.0)
-        d = rng.uniform(1.5, 3.5) if seated else rng.uniform(3.0, 5.0)
-        d = min(d, 0.6 * t[-1])
-        w = _ease((t - _moment(t, rng, d)) / d)
-    _turned(m, t)
-    _blend(m, target, w)
-    _stir(m, t, rng, w >= 1)
-
-
-def _on_floor_seat(rng: np.random.Generator, z: np.ndarray) -> Angles:
-    """Sitting on the floor (legs out, or knees up) or kneeling, upright or back on the heels:
-    the hips or the knees on the floor, as a look-alike of a body that fell."""
-    kneel = rng.random() < 0.35
-    out: Angles = dict(pitch=z + rad(rng.uniform(-10, 25)), speed=z, lift=z)
-    for s in "lr":
-        leg, knee = (rng.uniform(-10, 40), rng.uniform(110, 160)) if kneel else (
-            rng.uniform(75, 100), rng.uniform(0, 110))  # fmt: skip
-        out |= {f"leg_{s}": z + rad(leg), f"knee_{s}": z + rad(knee),
-                f"spread_{s}": z + rad(rng.uniform(0, 30)),
-                f"flex_{s}": z + rad(rng.uniform(0, 50)),
-                f"elbow_{s}": z + rad(rng.uniform(10, 90))}  # fmt: skip
-    return out
+            m[f"{k}_{s}"] = z + lie[k]
+        m["pitch"] = z + lie["pitch"]
+    _stir(m, t, rng, np.ones_like(t, bool))
 
 
 def _seated(m: Angles, rng: np.random.Generator, z: np.ndarray) -> Angles:
@@ -202,11 +164,10 @@ def _sit_down(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float,
     backwards: seated, leaning forward to push up, standing)."""
     if not rise and rng.random() < 0.4:
         _gait(m, t, rng, ph, run=False)  # walking up to the seat
-    z = np.zeros_like(t)
-    floor = rng.random() < 0.25  # down to (or up from) the floor, slower
-    d = rng.uniform(1.2, 3.0) if floor else rng.uniform(0.8, 2.0)
+    d = rng.uniform(0.8, 2.0)
     u = np.clip((t - _moment(t, rng, d)) / d, 0, 1)
-    seated = _on_floor_seat(rng, z) if floor else _seated(m, rng, z)
+    z = np.zeros_like(t)
+    seated = _seated(m, rng, z)
     w = _ease(1 - u if rise else u)
     _blend(m, seated, w)
     lean = rad(rng.uniform(20, 45)) * np.sin(np.pi * u)  # the trunk goes forward over the feet
@@ -216,21 +177,9 @@ def _sit_down(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float,
 
 
 def _sit(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
-    """Seated, nearly still: talking, a hand moving, shifting on the seat; or on the floor."""
-    z = np.zeros_like(t)
-    _blend(m, _on_floor_seat(rng, z) if rng.random() < 0.3 else _seated(m, rng, z), z + 1)
+    """Seated, nearly still: talking, a hand moving, shifting on the seat."""
+    _blend(m, _seated(m, rng, np.zeros_like(t)), np.ones_like(t))
     _stir(m, t, rng, np.ones_like(t, bool))
-
-
-def _seated_sometimes(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float,
-                      arms: Callable[..., None], share: float) -> None:  # fmt: skip
-    """`arms` (an action of the arms) standing, or in `share` of clips seated: the legs, hips
-    and trunk of a seated person under the same arms."""
-    arms(m, t, rng, ph)
-    if rng.random() < share:
-        seated = _seated(m, rng, np.zeros_like(t))
-        legs = {k: v for k, v in seated.items() if k[:3] in ("leg", "kne", "spr", "pit")}
-        _blend(m, legs, np.ones_like(t))
 
 
 MOTIONS: dict[str, Callable[..., None]] = {
@@ -239,7 +188,7 @@ MOTIONS: dict[str, Callable[..., None]] = {
     "waving_one_hand": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=False),
     "waving_both_hands": lambda m, t, rng, ph: _wave(m, t, rng, ph, both=True),
     "jumping_jacks": _jacks,
-    "clapping": lambda m, t, rng, ph: _seated_sometimes(m, t, rng, ph, _clap, 0.3),
+    "clapping": _clap,
     "bending": _bend,
     "jumping_in_place": _jump,
     "standing": _stand,

@@ -51,8 +51,6 @@ class Camera:
     px_h: float  # the person's height in pixels
     at: tuple[float, float]  # where the hips are, as fractions of the frame
     crop: float | None  # a tight crop: the frame ends this far from mid-thigh to the soles
-    top: float | None = None  # a close camera: the frame starts this far from the head's top
-    # to the hips (where the person stands highest), so the head leaves the view while upright
 
 
 def _yaw(rng: np.random.Generator) -> float:
@@ -64,24 +62,15 @@ def _yaw(rng: np.random.Generator) -> float:
 
 
 def draw_camera(rng: np.random.Generator) -> Camera:
-    """Where cameras are: at head height or on a shelf, a phone on the floor or a table, CCTV
-    in a room's ceiling corner (2.2-3.5 m, looking down 20-60°) or on a pole outside; close ones
-    that cut off the feet or the head."""
     w, h = FRAMES[rng.integers(len(FRAMES))]
-    where = rng.choice(["eye", "low", "corner", "pole"], p=[0.65, 0.1, 0.17, 0.08])
-    cam_h, tilt = {
-        "eye": (rng.uniform(1.5, 3.5), rng.uniform(-5, 25)),
-        "low": (rng.uniform(0.3, 1.2), rng.uniform(-15, 10)),
-        "corner": (rng.uniform(2.2, 3.5), rng.uniform(20, 60)),
-        "pole": (rng.uniform(3.5, 6.0), rng.uniform(15, 40)),
-    }[str(where)]
-    cut = rng.random()  # close cameras: the bottom or the top of the body out of the view
+    cam_h, tilt = rng.uniform(1.5, 3.5), rad(rng.uniform(-5, 25))
+    if rng.random() < 0.25:  # CCTV: high up, looking down
+        cam_h, tilt = rng.uniform(2.5, 6.0), rad(rng.uniform(15, 40))
     return Camera(
         (w, h), _yaw(rng), bool(rng.random() < 0.4), rng.uniform(2.5, 12), cam_h,
-        rad(tilt), float(np.exp(rng.uniform(np.log(0.12), np.log(0.9))) * h),
+        tilt, float(np.exp(rng.uniform(np.log(0.12), np.log(0.9))) * h),
         (rng.uniform(0.3, 0.7), rng.uniform(0.4, 0.7)),
-        float(rng.uniform(0, 1)) if cut < 0.1 else None,
-        float(rng.uniform(0.05, 0.5)) if 0.1 <= cut < 0.16 else None,
+        float(rng.uniform(0, 1)) if rng.random() < 0.1 else None,
     )  # fmt: skip
 
 
@@ -108,9 +97,6 @@ def film(joints: np.ndarray, speed: np.ndarray, t: np.ndarray, height: float,
         hip_y, knees = np.median(uv[:, [11, 12], 1]), np.median(uv[:, [13, 14], 1])
         top, soles = (hip_y + knees) / 2, np.median(uv[:, 18:20, 1])
         uv[..., 1] += h - (top + cam.crop * (soles - top))
-    if cam.top is not None:  # the frame's top edge between the head's highest point and the hips
-        head, hip_y = uv[:, :5, 1].min(), np.median(uv[:, [11, 12], 1])
-        uv[..., 1] -= head + cam.top * (hip_y - head)
     depth = world[..., 2] - world[:, [11, 12], 2].mean(1, keepdims=True)
     return uv, depth > 0.05
 

@@ -143,10 +143,7 @@ def _punch(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> Non
 
 def _kick(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None:
     """Front, side and round kicks from the guard: the knee comes up, the leg snaps out and
-    back, the trunk leans away; or (a third of clips) kicking a ball."""
-    if rng.random() < 0.35:
-        _ball_kicks(m, t, rng)
-        return
+    back, the trunk leans away."""
     _guard(m, t, rng)
     for at, d in _strikes(t, rng, rng.uniform(0.4, 1.2), (0.4, 0.8)):
         u = np.clip((t - at) / d, 0, 1)
@@ -160,21 +157,3 @@ def _kick(m: Angles, t: np.ndarray, rng: np.random.Generator, ph: float) -> None
             m["roll"] = m["roll"] + rad(rng.uniform(10, 30)) * p * (1 if s == "r" else -1)
         else:
             m["pitch"] = m["pitch"] - rad(rng.uniform(5, 20)) * p
-
-
-def _ball_kicks(m: Angles, t: np.ndarray, rng: np.random.Generator) -> None:
-    """Kicking a ball, once or a few times: the leg swings back with the knee bent (0.3-0.5 s),
-    then through and up (0.2-0.35 s), the trunk leaning back and the opposite arm out for
-    balance, often after a short run-up (the body moving toward the ball)."""
-    for at, d in _strikes(t, rng, rng.uniform(0.2, 0.6), (0.6, 0.9)):
-        u = np.clip((t - at) / d, 0, 1)
-        back = np.sin(np.pi * np.clip(u / 0.5, 0, 1))  # the backswing, first half
-        through = np.sin(np.pi * np.clip((u - 0.45) / 0.55, 0, 1))  # the swing and follow-through
-        s, o = ("l", "r") if rng.random() < 0.35 else ("r", "l")  # most kick with the right
-        m[f"leg_{s}"] = m[f"leg_{s}"] - rad(rng.uniform(20, 40)) * back + rad(
-            rng.uniform(50, 100)) * through  # fmt: skip
-        m[f"knee_{s}"] = m[f"knee_{s}"] + rad(rng.uniform(60, 100)) * back
-        m[f"abd_{o}"] = m[f"abd_{o}"] + rad(rng.uniform(30, 70)) * (back + through).clip(0, 1)
-        m["pitch"] = m["pitch"] - rad(rng.uniform(5, 20)) * through
-        run = (t >= at - rng.uniform(0.6, 1.5)) & (t < at + d * 0.3)
-        m["speed"] = m["speed"] + rng.uniform(1.0, 3.0) * run * (rng.random() < 0.6)
