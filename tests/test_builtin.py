@@ -200,12 +200,12 @@ def test_predict_a_video_with_no_model_labels_its_people(tmp_path):
     res = json.loads(out.read_text())
     assert len(res["people"]) == 2
     assert res["label"] == res["people"][0]["label"]  # the clip's label is its main actor's
-    probs = res["probabilities"]
+    probs, threshold = res["probabilities"], load_bundle("builtin")["predict"]["threshold"]
     top = max(probs, key=probs.get)
-    assert res["label"] == (top if probs[top] >= 0.4 else UNSURE)  # the model's threshold
+    assert res["label"] == (top if probs[top] >= threshold else UNSURE)  # the model's threshold
     for p in res["people"]:
         rows = p["timeline"]
-        assert rows and all(r["label"] == UNSURE or r["score"] >= 0.4 for r in rows)
+        assert rows and all(r["label"] == UNSURE or r["score"] >= threshold for r in rows)
 
 
 def test_a_score_below_the_threshold_is_labelled_unsure(tmp_path):

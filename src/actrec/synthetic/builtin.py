@@ -102,8 +102,9 @@ def train_builtin(opts: BuiltinOptions, echo=print) -> dict:
     record = dict(options=asdict(opts), trained_on=TRAINED_ON, classes_note=CLASSES_NOTE,
                   synthetic_test={k: v for k, v in metrics.items() if k.startswith("test/")},
                   confusion_matrix=metrics["confusion_matrix"])  # fmt: skip
-    # unsure below 0.4, as live shows it; a window every 0.5 s places a 1-2 s event within a second
-    predict = dict(stride=0.5, threshold=0.4)
+    # unsure below 0.3: chosen over training seeds 0-2 on half A of the development sources,
+    # checked on half B (docs/builtin.md); a window every 0.5 s places a 1-2 s event within 1 s
+    predict = dict(stride=0.5, threshold=0.3)
     bundle = model.to_bundle(source.describe(), sample, predict, builtin=record)
     torch.save(bundle, out)
     echo(json.dumps(record["synthetic_test"]))
