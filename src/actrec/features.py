@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,7 +19,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from actrec.errors import ActrecError
 from actrec.people import NobodyFound
-from actrec.video import fit_size, native_quiet, open_video, sampled_indices
+from actrec.video import fit_size, native_quiet, open_video, quiet_process, sampled_indices
 
 
 class SequenceStream(Protocol):
@@ -69,11 +68,8 @@ class ChunkStream(IterableDataset):
         share = range(len(self.paths))
         if info is not None:
             share = share[info.id :: info.num_workers]
-        # A decode process prints nothing of ours, so FFmpeg's lines on a damaged file (from its
-        # decoding threads, at any moment) are kept out for the whole stream there.
-        with native_quiet() if info is not None else nullcontext():
-            for i in share:
-                yield from self._video(self.paths[i])
+        for i in share:  # a decode process is quiet for good (`chunk_loader`)
+            yield from self._video(self.paths[i])
 
     def _video(self, path: str) -> Iterator[dict]:
         empty = np.zeros((0, self.size, self.size, 3), np.uint8)
@@ -107,7 +103,8 @@ def chunk_loader(stream: ChunkStream, workers: int, pin: bool = False) -> DataLo
         # beside it (vtest at 960: 55 s either way)
         workers = 0
     return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin,
-                      prefetch_factor=4 if workers else None)  # fmt: skip
+                      prefetch_factor=4 if workers else None,
+                      worker_init_fn=quiet_process if workers else None)  # fmt: skip
 
 
 @dataclass

@@ -27,12 +27,12 @@ from actrec.events import (
     physical_falls,
 )
 from actrec.features import VideoFeatures, video_features
-from actrec.head import label_name, score_windows, stride_steps, video_label, window_starts
+from actrec.head import UNSURE, label_name, score_windows, stride_steps, video_label, window_starts
 from actrec.options import PredictOptions
 from actrec.outputs import atomic_path, check_writable
 from actrec.overlay import draw_label, draw_person, label_at, people_at
 from actrec.pose import VISIBLE, seen_share
-from actrec.reps import exercises_for, rep_sets
+from actrec.reps import SURE, exercises_for, rep_sets
 from actrec.results import Result
 from actrec.runtime import LoadedModel, load_model
 from actrec.video import open_video
@@ -114,8 +114,9 @@ def _person(track: dict, label: Labeller, fps: float, falls: str, video_end: flo
             if e["label"] == "falling":
                 e["down_s"], e["got_up"] = down_after(body, e, video_end)
     tops = [label.classes[k] for k in probs.argmax(1)]  # under '…' too: a set's unsure windows
-    seq["reps"] = rep_sets(track, tops, span, fps, exercises,
-                           [w["label"] for w in seq["timeline"]]) if exercises else []  # fmt: skip
+    sure = [w["label"] if p >= SURE else UNSURE for w, p in zip(seq["timeline"], probs.max(1),
+                                                                strict=True)]  # fmt: skip
+    seq["reps"] = rep_sets(track, tops, span, fps, exercises, sure) if exercises else []
     frames = [[round(float(x), 3), [round(float(v), 1) for v in b]]
               for x, b in zip(t, track["boxes"], strict=True)]  # fmt: skip
     return dict(id=int(track["id"]), start_s=round(start, 3), end_s=round(end, 3), **seq,

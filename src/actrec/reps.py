@@ -39,6 +39,9 @@ DRIFT_S = 8.0  # drift: what changes slower than this (a zoom, a person walking 
 SMOOTH_S = 0.15  # keypoint jitter: a Gaussian this wide (s) before counting
 REST = 2.5  # a pause this many times the set's usual rep-to-rep time starts a new set
 REST_S = 4.0  # ...and at least this long
+SURE = 0.4  # a stretch counts where one of its windows scores its exercise this much: the
+# counts were chosen at that bar; at 0.3 (the built-in model's '…' since 2026-12-08) a walker's
+# step made a set of lunges and a pull-up clip counted 16 reps for 6
 
 
 @dataclass

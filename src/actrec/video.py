@@ -43,6 +43,16 @@ def native_quiet() -> Iterator[None]:
         os.close(saved)
 
 
+def quiet_process(_worker_id: int = 0) -> None:
+    """A decode process's file descriptor 2 to /dev/null for its whole life: FFmpeg's decoding
+    threads and its decoders' destructors write a damaged file's lines at any moment, also after
+    the read that caused them; the process writes nothing of ours (its errors travel back to the
+    parent as exceptions). Kept with ACTREC_DEBUG=1."""
+    if not os.environ.get("ACTREC_DEBUG"):
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+
+
 def fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
     """A frame's (w, h) scaled so that its long side is `long_side`, aspect kept (32 px at
     least): how the person stream sizes frames for the pose model, in predict and live alike."""
